@@ -1,0 +1,71 @@
+"""``Authorization: Bearer <token>`` for the API, with per-scope permissions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from accounts.models import AccessToken, Scope, User, hash_token
+
+# Writing last_used_at on every request would make each API call a write; a minute is precise enough.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def authenticate_token(raw: str) -> AccessToken:
+    """The usable token for ``raw``, or AuthenticationFailed saying exactly why not."""
+    token = AccessToken.objects.select_related("user").filter(token_hash=hash_token(raw)).first()
+    if token is None:
+        raise exceptions.AuthenticationFailed("Unknown access token.", code="token_unknown")
+    if token.revoked_at is not None:
+        raise exceptions.AuthenticationFailed("This access token was revoked.", code="token_revoked")
+    if token.is_expired:
+        raise exceptions.AuthenticationFailed("This access token has expired.", code="token_expired")
+    if not token.user.is_active:
+        raise exceptions.AuthenticationFailed("This account is disabled.", code="user_inactive")
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
+        AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+class AccessTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[User, AccessToken] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Send the header as “Authorization: Bearer <token>”.", code="token_malformed"
+            )
+        try:
+            raw = header[1].decode()
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Unknown access token.", code="token_unknown") from None
+        token = authenticate_token(raw)
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{self.keyword} realm="api"'
+
+
+class TokenScopePermission(permissions.BasePermission):
+    """A token needs ``read`` for safe methods and ``write`` for the others; sessions need none."""
+
+    message = "This access token lacks the scope this request needs."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        token = request.auth
+        if not isinstance(token, AccessToken):
+            return True
+        needed = Scope.READ if request.method in permissions.SAFE_METHODS else Scope.WRITE
+        if token.has_scope(needed):
+            return True
+        self.message = f"This access token lacks the “{needed}” scope."
+        return False

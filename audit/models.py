@@ -1,0 +1,70 @@
+"""The append-only audit log.
+
+PostgreSQL enforces append-only with a trigger (migration 0002): UPDATE is always refused, DELETE
+only inside ``audit.services.purge_before`` for events older than the retention period (which may
+not be under 180 days). Actor and publisher are kept as plain ids plus a snapshot of their names,
+without database foreign keys, so deleting a user never has to touch (update) the log.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class EventType(models.TextChoices):
+    # accounts
+    USER_SIGNED_UP = "user.signed_up", "User signed up"
+    USER_EMAIL_VERIFIED = "user.email_verified", "Email verified"
+    USER_PASSWORD_RESET = "user.password_reset", "Password reset"
+    TOKEN_CREATED = "token.created", "Access token created"
+    TOKEN_REVOKED = "token.revoked", "Access token revoked"
+    # publishers
+    PUBLISHER_CREATED = "publisher.created", "Publisher created"
+    PUBLISHER_PROFILE_CHANGED = "publisher.profile_changed", "Publisher profile changed"
+    PUBLISHER_ONBOARDED = "publisher.onboarded", "Publisher onboarding completed"
+    MEMBER_INVITED = "member.invited", "Member invited"
+    INVITATION_REVOKED = "member.invitation_revoked", "Invitation revoked"
+    MEMBER_JOINED = "member.joined", "Member joined"
+    MEMBER_REMOVED = "member.removed", "Member removed"
+    MEMBER_ROLE_CHANGED = "member.role_changed", "Member role changed"
+
+
+class AuditEvent(models.Model):
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_email = models.CharField(max_length=254, blank=True)
+    publisher = models.ForeignKey(
+        "publishers.Publisher",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    # EventType is the vocabulary; it is not a database choice list, so a new event type in one
+    # app needs no migration of the log itself.
+    event_type = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            # The monthly publisher report: one publisher, one month, by type.
+            models.Index(fields=["publisher", "occurred_at"], name="audit_publisher_time"),
+            models.Index(fields=["publisher", "event_type", "occurred_at"], name="audit_pub_type_time"),
+            models.Index(fields=["target_type", "target_id"], name="audit_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.event_type} by {self.actor_email or 'system'}"

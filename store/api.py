@@ -1,0 +1,56 @@
+"""API conventions shared by every app: pagination and one error format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, pagination, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class Pagination(pagination.PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+def _flatten(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {key: _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(item) for item in detail]
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Every error answers ``{"error": {"code", "message", "fields"?}}``.
+
+    ``fields`` maps field names to lists of messages on 400; ``non_field_errors`` holds the rest.
+    """
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        fields = _flatten(detail)
+        first = next(iter(fields.values()), ["Invalid input."])
+        message = first[0] if isinstance(first, list) and first else str(first)
+        body: dict[str, Any] = {"code": "invalid", "message": message, "fields": fields}
+        response.status_code = status.HTTP_400_BAD_REQUEST
+    else:
+        assert isinstance(exc, exceptions.APIException)
+        codes = exc.get_codes()
+        body = {"code": codes if isinstance(codes, str) else "error", "message": str(exc.detail)}
+    response.data = {"error": body}
+    return response

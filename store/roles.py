@@ -1,0 +1,45 @@
+"""The Moderators group holds exactly the permissions the store's moderators need.
+
+Each app adds what its moderation needs to ``MODERATOR_PERMISSIONS``; after every migrate the group
+is set to exactly that list, so a permission removed here is removed from the group too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_migrate
+from django.dispatch import receiver
+
+MODERATORS_GROUP = "Moderators"
+
+# "app_label.codename"
+MODERATOR_PERMISSIONS: list[str] = [
+    "accounts.view_user",
+    "publishers.view_publisher",
+    "publishers.view_membership",
+    "publishers.view_invitation",
+    "audit.view_auditevent",
+]
+
+
+def sync_moderators_group() -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.get_or_create(name=MODERATORS_GROUP)
+    wanted = []
+    for dotted in MODERATOR_PERMISSIONS:
+        app_label, codename = dotted.split(".", 1)
+        permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+        if permission is not None:
+            wanted.append(permission)
+    group.permissions.set(wanted)
+
+
+@receiver(post_migrate)
+def _sync_after_migrate(sender: Any, **kwargs: Any) -> None:
+    from django.apps import apps
+
+    # Permissions are created per app as each one finishes migrating; sync after the last.
+    if sender is list(apps.get_app_configs())[-1]:
+        sync_moderators_group()
