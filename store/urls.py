@@ -15,8 +15,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("publishers/", include("publishers.urls")),
+    path("", include("listings.urls")),
     path("api/v1/", include("accounts.api")),
     path("api/v1/", include("publishers.api")),
+    path("api/v1/", include("listings.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
