@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-dev
+RUNTIME := $(VENV)/.installed-runtime
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # pytest-xdist workers; CI machines have two cores.
@@ -11,16 +12,21 @@ WORKERS ?= auto
 
 .PHONY: run test lint bench setup test-tools validate clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# `make run` needs only the runtime set; tests and lint add the dev tools.
+$(RUNTIME): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME) requirements-dev.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
 setup: $(STAMP)
 
 ## Serve the store on http://$(HOST):$(PORT) (embedded default unless DATABASE_URL etc. are set).
-run: $(STAMP)
+run: $(RUNTIME)
 	@DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input
 	@DEBUG=$${DEBUG:-1} $(PY) manage.py load_demo
 	@echo "Serving the store at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
