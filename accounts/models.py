@@ -83,6 +83,12 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+class TokenStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
 class AccessTokenQuerySet(models.QuerySet["AccessToken"]):
     def usable(self) -> AccessTokenQuerySet:
         now = timezone.now()
@@ -131,6 +137,15 @@ class AccessToken(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.revoked_at is None and not self.is_expired
+
+    @property
+    def status(self) -> TokenStatus:
+        """Revoked wins over expired: a revoked token stays revoked whatever its expiry."""
+        if self.revoked_at is not None:
+            return TokenStatus.REVOKED
+        if self.is_expired:
+            return TokenStatus.EXPIRED
+        return TokenStatus.ACTIVE
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
