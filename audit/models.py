@@ -29,6 +29,19 @@ class EventType(models.TextChoices):
     MEMBER_JOINED = "member.joined", "Member joined"
     MEMBER_REMOVED = "member.removed", "Member removed"
     MEMBER_ROLE_CHANGED = "member.role_changed", "Member role changed"
+    # listings
+    LISTING_CREATED = "listing.created", "Listing created"
+    LISTING_DRAFT_SAVED = "listing.draft_saved", "Listing draft saved"
+    LISTING_SUBMITTED = "listing.submitted", "Listing submitted for review"
+    LISTING_COMMENTED = "listing.commented", "Listing review comment"
+    LISTING_UNPUBLISHED = "listing.unpublished", "Listing unpublished"
+    # moderation decisions
+    LISTING_APPROVED = "listing.approved", "Listing approved"
+    LISTING_CHANGES_REQUESTED = "listing.changes_requested", "Listing changes requested"
+    LISTING_REJECTED = "listing.rejected", "Listing rejected"
+    LISTING_HELD = "listing.held", "Listing put on hold"
+    LISTING_HOLD_LIFTED = "listing.hold_lifted", "Listing hold lifted"
+    LISTING_REVOKED = "listing.revoked", "Listing revoked"
 
 
 class AuditEvent(models.Model):
