@@ -11,7 +11,12 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from publishers.validators import validate_logo, validate_namespace, validate_phone
+from publishers.validators import (
+    validate_logo,
+    validate_namespace,
+    validate_phone,
+    validate_self_help_links,
+)
 
 
 class Role(models.TextChoices):
@@ -28,6 +33,14 @@ class Role(models.TextChoices):
 
     def at_least(self, other: Role) -> bool:
         return self.rank >= other.rank
+
+
+class OnboardingStep(models.IntegerChoices):
+    """The onboarding form's steps. A publisher exists from the end of the first one."""
+
+    PROFILE = 1, "Company profile"
+    SUPPORT = 2, "Support and SLA"
+    MEMBERS = 3, "Invite members"
 
 
 def logo_path(instance: Publisher, filename: str) -> str:
@@ -64,7 +77,9 @@ class Publisher(models.Model):
     support_website = models.URLField(max_length=300, blank=True)
     support_email = models.EmailField(blank=True)
     self_help_links = models.TextField(
-        blank=True, help_text="Documentation or troubleshooting links, one URL per line."
+        blank=True,
+        validators=[validate_self_help_links],
+        help_text="Documentation or troubleshooting links, one URL per line.",
     )
     support_hours = models.CharField(
         max_length=200, blank=True, help_text="e.g. Monday to Friday, 09:00-18:00 CET."
@@ -75,6 +90,11 @@ class Publisher(models.Model):
         help_text="What customers can expect, e.g. critical issues answered within 4 hours.",
     )
 
+    # The step a person left the onboarding form on, so they come back to it; meaningless once
+    # onboarding_completed_at is set.
+    onboarding_step = models.PositiveSmallIntegerField(
+        choices=OnboardingStep.choices, default=OnboardingStep.SUPPORT
+    )
     onboarding_completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -91,6 +111,16 @@ class Publisher(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("publishers:dashboard", args=[self.namespace])
+
+    @property
+    def is_onboarded(self) -> bool:
+        return self.onboarding_completed_at is not None
+
+    def get_onboarding_url(self) -> str:
+        """Where the person left the onboarding form."""
+        if self.onboarding_step == OnboardingStep.MEMBERS:
+            return reverse("publishers:onboarding_members", args=[self.namespace])
+        return reverse("publishers:onboarding_support", args=[self.namespace])
 
     @property
     def self_help_link_list(self) -> list[str]:
@@ -165,3 +195,11 @@ class Invitation(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at <= timezone.now()
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and not self.is_expired
+
+    @staticmethod
+    def generate_token() -> str:
+        return secrets.token_urlsafe(32)

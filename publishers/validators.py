@@ -10,6 +10,7 @@ from typing import IO, Any
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from PIL import Image
 
 # One path component of a registry repository name (distribution's reference grammar), kept to
@@ -20,8 +21,8 @@ NAMESPACE_MIN, NAMESPACE_MAX = 2, 30
 # Names that would impersonate the store or collide with its own repositories and routes.
 RESERVED_NAMESPACES = frozenset(
     {
-        "admin", "api", "billing", "docker", "dockerhub", "help", "library", "login", "logout",
-        "moderator", "moderators", "official", "publisher", "publishers", "registry", "root",
+        "admin", "api", "billing", "docker", "dockerhub", "help", "invitations", "library", "login",
+        "logout", "moderator", "moderators", "new", "official", "publisher", "publishers", "registry", "root",
         "search", "security", "signup", "staff", "static", "media", "staging", "store", "support",
         "system", "team", "token", "v1", "v2", "www",
     }
@@ -64,6 +65,26 @@ def validate_phone(value: str) -> None:
     normalize_phone(value)
 
 
+def validate_self_help_links(value: str) -> None:
+    """One http(s) URL per line; blank lines are ignored. The message names the bad line."""
+    check = URLValidator(schemes=["http", "https"])
+    for number, line in enumerate(value.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            check(line)
+        except ValidationError:
+            raise ValidationError(
+                f"Line {number} is not a web address (http:// or https://): “{line[:80]}”.",
+                code="self_help_link",
+            ) from None
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1048576:.2f}".rstrip("0").rstrip(".") + " MB"
+
+
 def check_image(
     file: IO[bytes] | Any,
     *,
@@ -81,8 +102,7 @@ def check_image(
     size = getattr(file, "size", None)
     if size is not None and size > max_bytes:
         raise ValidationError(
-            f"The file is {size / 1048576:.1f} MB; the limit is {max_bytes / 1048576:.0f} MB.",
-            code="image_too_large",
+            f"The file is {_megabytes(size)}; the limit is {_megabytes(max_bytes)}.", code="image_too_large"
         )
     allowed = ", ".join(sorted(formats))
     try:
@@ -114,6 +134,11 @@ def check_image(
             code="image_bomb",
         ) from None
     except Exception:  # Pillow raises many types for unreadable input
+        if _looks_like_svg(file):
+            raise ValidationError(
+                f"SVG (vector) images are not accepted; export the logo as {allowed} instead.",
+                code="image_svg",
+            ) from None
         raise ValidationError(
             f"This file is not a readable image; upload {allowed}.", code="image_invalid"
         ) from None
@@ -130,6 +155,18 @@ def check_image(
             code="image_too_small",
         )
     return image_format, width, height
+
+
+def _looks_like_svg(file: IO[bytes] | Any) -> bool:
+    try:
+        file.seek(0)
+        head = file.read(1024)
+    except Exception:  # unreadable: not worth a more specific message
+        return False
+    if isinstance(head, str):
+        head = head.encode()
+    head = head.lstrip(b"\xef\xbb\xbf").lstrip().lower()
+    return head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head)
 
 
 def validate_logo(file: Any) -> None:
