@@ -235,7 +235,9 @@ class LocalImageSource(ImageSource):
     def manifests(self, platform: Platform | None = None, all_platforms: bool = False) -> list[ImageManifest]:
         if self.kind == "oci-layout":
             index, _ = self._json("index.json")
-            found = resolve_index(_object(index, "index.json"), self._blob_json, self.limits, depth=0)
+            found = resolve_index(
+                _object(index, "index.json"), self._blob_json, self._blob_json, self.limits, depth=0
+            )
         else:
             found = self._docker_manifests()
         return select_platform(found, platform, all_platforms)
@@ -313,7 +315,12 @@ BlobJson = Any  # Callable[[str, str], tuple[Any, bytes]]
 
 
 def resolve_index(
-    index: dict[str, Any], fetch: BlobJson, limits: Limits, depth: int, platform_hint: Platform | None = None
+    index: dict[str, Any],
+    fetch: BlobJson,
+    fetch_config: BlobJson,
+    limits: Limits,
+    depth: int,
+    platform_hint: Platform | None = None,
 ) -> list[tuple[ImageManifest, bool]]:
     """Walk an OCI index (or Docker manifest list) down to image manifests.
 
@@ -342,9 +349,9 @@ def resolve_index(
         doc = _object(doc, f"manifest {digest}")
         kind = media_type if media_type in INDEX_TYPES | MANIFEST_TYPES else doc.get("mediaType", "")
         if kind in INDEX_TYPES or (not kind and "manifests" in doc):
-            found.extend(resolve_index(doc, fetch, limits, depth + 1, declared))
+            found.extend(resolve_index(doc, fetch, fetch_config, limits, depth + 1, declared))
         elif kind in MANIFEST_TYPES or (not kind and "layers" in doc):
-            manifest = image_manifest(doc, digest, fetch, limits, declared or platform_hint)
+            manifest = image_manifest(doc, digest, fetch_config, limits, declared or platform_hint)
             found.append((manifest, declared is not None))
         else:
             raise ScanError(f"manifest {digest} has the unsupported media type {kind!r}")
