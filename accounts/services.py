@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -15,6 +16,14 @@ from audit.models import EventType
 from audit.services import record
 
 TOKEN_NAME_MAX_LENGTH = AccessToken._meta.get_field("name").max_length or 100
+# The resend and reset forms answer anyone, so each account gets at most one email of a kind
+# per this many seconds: the forms cannot be used to flood somebody's mailbox.
+EMAIL_COOLDOWN_SECONDS = 60
+
+
+def _email_allowed(*, kind: str, user: User) -> bool:
+    # add() writes only when the key is absent, atomically, also with several web nodes.
+    return bool(cache.add(f"accounts:email-cooldown:{kind}:{user.pk}", 1, timeout=EMAIL_COOLDOWN_SECONDS))
 
 
 def user_sign_up(*, email: str, full_name: str, password: str) -> User:
@@ -27,6 +36,7 @@ def user_sign_up(*, email: str, full_name: str, password: str) -> User:
     except IntegrityError:
         # Someone signed up with the same address between the form's check and this insert.
         raise ValidationError({"email": ["An account with this email address already exists."]}) from None
+    _email_allowed(kind="verification", user=user)  # starts the cooldown of the resend form
     _queue_verification_email(user)
     return user
 
@@ -34,13 +44,13 @@ def user_sign_up(*, email: str, full_name: str, password: str) -> User:
 def verification_email_request(*, email: str) -> bool:
     """Send a new verification link if ``email`` belongs to an active, unverified account.
 
-    Answers whether one was queued; callers show the same message either way, so the form cannot
-    be used to learn which addresses have accounts.
+    Answers whether one was queued (not when one went out under a minute ago); callers show the
+    same message either way, so the form cannot be used to learn which addresses have accounts.
     """
     user = User.objects.filter(
         email=email.strip().lower(), is_active=True, email_verified_at__isnull=True
     ).first()
-    if user is None:
+    if user is None or not _email_allowed(kind="verification", user=user):
         return False
     _queue_verification_email(user)
     return True
@@ -66,6 +76,9 @@ def user_email_verify(*, user: User) -> bool:
 
 
 def password_reset_email_request(*, user: User) -> None:
+    """Email ``user`` a reset link, at most once per EMAIL_COOLDOWN_SECONDS."""
+    if not _email_allowed(kind="password_reset", user=user):
+        return
     user_id = user.pk
     transaction.on_commit(lambda: tasks.send_password_reset_email.delay(user_id=user_id))
 

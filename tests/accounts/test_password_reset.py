@@ -105,3 +105,10 @@ def test_the_reset_pages_render(client, db):
     assert b"Reset your password" in client.get(reverse("accounts:password_reset")).content
     assert b"Check your email" in client.get(reverse("accounts:password_reset_done")).content
     assert b"Password changed" in client.get(reverse("accounts:password_reset_complete")).content
+
+
+def test_reset_emails_go_out_at_most_once_a_minute(client, user, django_capture_on_commit_callbacks):
+    for _ in range(3):
+        request_reset(client, "ada@example.com", django_capture_on_commit_callbacks)
+
+    assert len(mail.outbox) == 1

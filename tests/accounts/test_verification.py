@@ -161,3 +161,34 @@ def test_the_task_sends_nothing_once_the_address_is_confirmed(unverified):
     send_verification_email(user_id=unverified.pk)
 
     assert mail.outbox == []
+
+
+def test_resending_at_most_once_a_minute(client, unverified, django_capture_on_commit_callbacks):
+    """The resend form answers anyone, so it must not be usable to flood a mailbox."""
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            client.post(reverse("accounts:resend_verification"), {"email": "new@example.com"})
+
+    assert len(mail.outbox) == 1
+
+
+def test_the_signup_email_starts_the_resend_cooldown(client, django_capture_on_commit_callbacks):
+    data = {
+        "email": "new@example.com",
+        "full_name": "New Person",
+        "password1": "a long enough passphrase",
+        "password2": "a long enough passphrase",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:signup"), data)
+        client.post(reverse("accounts:resend_verification"), {"email": "new@example.com"})
+
+    assert len(mail.outbox) == 1
+
+
+def test_resending_with_a_malformed_address_marks_the_field(client, db):
+    response = client.post(reverse("accounts:resend_verification"), {"email": "not-an-address"})
+
+    assert response.status_code == 400
+    assert "Enter a valid email address." in response.content.decode()
+    assert 'value="not-an-address"' in response.content.decode()
