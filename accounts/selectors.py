@@ -16,7 +16,7 @@ def access_tokens_for_user(*, user: User) -> QuerySet[AccessToken]:
 
 def get_access_token_for_user(*, user: User, token_id: int) -> AccessToken:
     """``user``'s token ``token_id``; another person's token answers 404 as if it did not exist."""
-    token = access_tokens_for_user(user=user).filter(pk=token_id).first()
+    token = access_tokens_for_user(user=user).select_related("user").filter(pk=token_id).first()
     if token is None:
         raise Http404("No such access token.")
     return token
