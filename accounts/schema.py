@@ -9,7 +9,6 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 class AccessTokenScheme(OpenApiAuthenticationExtension):
     target_class = "accounts.authentication.AccessTokenAuthentication"
-    # The name SPECTACULAR_SETTINGS["APPEND_COMPONENTS"] and ["SECURITY"] already use.
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:

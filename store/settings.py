@@ -264,16 +264,6 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "bearerAuth": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "A personal access token created on the account page.",
-            }
-        }
-    },
-    "SECURITY": [{"bearerAuth": []}],
 }
 
 # Audit events are kept at least this long; the purge refuses anything shorter.
