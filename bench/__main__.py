@@ -2,7 +2,8 @@
 
 Each module named ``bench_*.py`` exposes ``run() -> list[dict]``; each row names a measurement, its
 figure and the baseline measured in the same run, so results read as ratios, not raw timings
-that differ from machine to machine.
+that differ from machine to machine. Django is set up first, on the dedicated ``store_bench``
+database (see ``bench/database.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import pkgutil
 import sys
 from pathlib import Path
 
+from bench import database
+
 
 def main() -> int:
     names = sorted(
@@ -20,6 +23,7 @@ def main() -> int:
     if not names:
         print("No benchmarks yet.")
         return 0
+    database.setup()
     for name in names:
         module = importlib.import_module(f"bench.{name}")
         print(f"== {name}")

@@ -1,0 +1,125 @@
+"""The API's published contract: an OpenAPI 3 schema, self-hosted docs, and one error format."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.test import Client
+from django.urls import include, path
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.test import APIClient
+from rest_framework.views import APIView
+
+from publishers.models import Role
+from publishers.selectors import get_publisher_for_member
+from tests.conftest import Personas
+
+pytestmark = pytest.mark.django_db
+
+
+class _PublisherProbe(APIView):
+    """A minimal API view built the way the apps build theirs: scoped lookup, default permissions."""
+
+    def get(self, request: Request, namespace: str) -> Response:
+        publisher = get_publisher_for_member(request.user, namespace)
+        return Response({"namespace": publisher.namespace})
+
+    def post(self, request: Request, namespace: str) -> Response:
+        publisher = get_publisher_for_member(request.user, namespace, min_role=Role.EDITOR)
+        return Response({"namespace": publisher.namespace})
+
+
+# The project's URLs plus the probe, for the error-format tests (`pytest.mark.urls(__name__)`).
+urlpatterns = [
+    path("api/v1/probe/<slug:namespace>/", _PublisherProbe.as_view()),
+    path("", include("store.urls")),
+]
+
+
+def test_schema_is_an_openapi_3_document(client: Client) -> None:
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    assert schema["info"]["title"].endswith("API")
+    assert schema["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A personal access token created on the account page.",
+    }
+
+
+def test_schema_paths_are_all_under_api_v1(client: Client) -> None:
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert all(p.startswith("/api/v1/") for p in schema["paths"]), list(schema["paths"])
+
+
+def test_schema_is_public_yaml_by_default(client: Client) -> None:
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi")
+    assert response.content.startswith(b"openapi: 3.")
+
+
+def test_docs_page_uses_only_local_assets(client: Client) -> None:
+    """Swagger UI comes from the sidecar package, so the docs work offline and leak nothing to a CDN."""
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '"/api/schema/"' in html
+    for cdn in ("cdn.", "jsdelivr", "unpkg", "cdnjs", "googleapis"):
+        assert cdn not in html
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets, "the page loads Swagger UI's script and styles"
+    for asset in assets:
+        assert asset.startswith("/static/drf_spectacular_sidecar/"), asset
+        assert finders.find(asset.removeprefix("/static/")), f"{asset} is not shipped with the project"
+
+
+@pytest.mark.urls(__name__)
+def test_401_without_credentials_names_the_bearer_scheme(api_client: APIClient) -> None:
+    response = api_client.get("/api/v1/probe/acme/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.json() == {
+        "error": {"code": "not_authenticated", "message": "Authentication credentials were not provided."}
+    }
+
+
+def test_401_for_an_unknown_token_says_why(api_client: APIClient) -> None:
+    response = api_client.get(
+        "/api/schema/", HTTP_ACCEPT="application/json", HTTP_AUTHORIZATION="Bearer dst_not-a-real-token"
+    )
+    assert response.status_code == 401
+    assert response.json() == {"error": {"code": "token_unknown", "message": "Unknown access token."}}
+
+
+@pytest.mark.urls(__name__)
+def test_404_for_another_tenants_publisher(api_client: APIClient, personas: Personas) -> None:
+    """An outsider cannot tell a foreign publisher from one that does not exist."""
+    api_client.force_login(personas.outsider)
+    foreign = api_client.get("/api/v1/probe/acme/")
+    missing = api_client.get("/api/v1/probe/no-such-publisher/")
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.json() == missing.json() == {"error": {"code": "not_found", "message": "Not found."}}
+
+    api_client.force_login(personas.owner)
+    assert api_client.get("/api/v1/probe/acme/").json() == {"namespace": "acme"}
+
+
+@pytest.mark.urls(__name__)
+def test_403_for_a_member_below_the_needed_role(api_client: APIClient, personas: Personas) -> None:
+    api_client.force_login(personas.viewer)
+    response = api_client.post("/api/v1/probe/acme/", data={}, format="json")
+    assert response.status_code == 403
+    body = json.loads(response.content)
+    assert body == {
+        "error": {
+            "code": "permission_denied",
+            "message": "You do not have permission to perform this action.",
+        }
+    }

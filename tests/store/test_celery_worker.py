@@ -1,0 +1,119 @@
+"""A real Celery worker consumes tasks queued after commit from the Redis broker.
+
+The worker runs in a thread of this process, so it uses the test database pytest-django set up;
+the tests are transactional so that what they write is committed and visible to that thread.
+Each run consumes from its own queue, so parallel pytest-xdist workers sharing one Redis never take
+each other's tasks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from celery.result import AsyncResult, EagerResult
+from celery.signals import task_postrun
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.db import connections, transaction
+from django.utils import timezone
+from pytest_django import Settings
+
+from audit import services
+from audit.models import AuditEvent, EventType
+from audit.tasks import purge_expired_events
+from store.celery import app
+from store.tasks import clear_expired_sessions
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+RESULT_TIMEOUT = 20
+
+
+def _close_worker_connections(**kwargs: Any) -> None:
+    # Runs in the worker thread: leave no connection open on the test database, or dropping it at
+    # the end of the session would find it "being accessed by other users".
+    connections.close_all()
+
+
+@pytest.fixture
+def queue() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def worker(real_broker: str, queue: str) -> Iterator[None]:
+    task_postrun.connect(_close_worker_connections, weak=False)
+    hijack = app.conf.worker_hijack_root_logger
+    app.conf.worker_hijack_root_logger = False  # keep pytest's log capture and Django's handlers
+    try:
+        # The ping check would go to the default queue, which this worker does not consume.
+        with start_worker(app, queues=[queue], perform_ping_check=False, shutdown_timeout=30):
+            yield
+    finally:
+        app.conf.worker_hijack_root_logger = hijack
+        task_postrun.disconnect(_close_worker_connections)
+        # kombu remembers each queue's binding in Redis; forget this run's queue.
+        client = redis.Redis.from_url(real_broker)
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        client.close()
+
+
+def _old_event(days_ago: int) -> AuditEvent:
+    # Inserting with an old timestamp is an insert, which the append-only log allows.
+    return AuditEvent.objects.create(
+        event_type=EventType.PUBLISHER_CREATED, occurred_at=timezone.now() - timedelta(days=days_ago)
+    )
+
+
+def test_worker_purges_expired_audit_events_queued_on_commit(
+    worker: None, queue: str, settings: Settings
+) -> None:
+    settings.AUDIT_RETENTION_DAYS = 365
+    queued: list[AsyncResult[Any]] = []
+    with transaction.atomic():
+        expired = [_old_event(days_ago=400), _old_event(days_ago=500)]
+        kept = [_old_event(days_ago=300), services.record(event_type=EventType.PUBLISHER_CREATED)]
+        transaction.on_commit(lambda: queued.append(purge_expired_events.apply_async(queue=queue)))
+        assert queued == [], "queued only once the events are committed"
+
+    assert len(queued) == 1
+    result = queued[0]
+    assert not isinstance(result, EagerResult), "sent to the broker, not run in-process"
+    assert result.get(timeout=RESULT_TIMEOUT) == 2  # the count, read back from the Redis backend
+    assert result.status == "SUCCESS"
+    assert not AuditEvent.objects.filter(pk__in=[e.pk for e in expired]).exists()
+    assert AuditEvent.objects.filter(pk__in=[e.pk for e in kept]).count() == 2
+
+
+def test_worker_clears_expired_sessions(worker: None, queue: str) -> None:
+    live = SessionStore()
+    live["cart"] = "nginx-plus"
+    live.create()
+    stale = SessionStore()
+    stale.create()
+    Session.objects.filter(session_key=stale.session_key).update(
+        expire_date=timezone.now() - timedelta(minutes=1)
+    )
+
+    result = clear_expired_sessions.apply_async(queue=queue)
+    result.get(timeout=RESULT_TIMEOUT)
+
+    assert result.successful()
+    assert list(Session.objects.values_list("session_key", flat=True)) == [live.session_key]
+
+
+def test_a_failing_task_reports_its_error_through_the_backend(
+    worker: None, queue: str, settings: Settings
+) -> None:
+    """The purge refuses a retention period under 180 days, and the caller sees why."""
+    settings.AUDIT_RETENTION_DAYS = 30
+    result = purge_expired_events.apply_async(queue=queue)
+    with pytest.raises(ValueError, match="at least 180 days"):
+        result.get(timeout=RESULT_TIMEOUT)
+    assert result.status == "FAILURE"
