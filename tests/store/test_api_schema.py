@@ -46,11 +46,26 @@ def test_schema_is_an_openapi_3_document(client: Client) -> None:
     schema = response.json()
     assert schema["openapi"].startswith("3.")
     assert schema["info"]["title"].endswith("API")
-    assert schema["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A personal access token created on the account page.",
+
+
+def test_schema_documents_bearer_tokens_on_every_operation(client: Client) -> None:
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    bearer = {
+        name
+        for name, scheme in schema["components"]["securitySchemes"].items()
+        if scheme["type"] == "http" and scheme["scheme"] == "bearer"
     }
+    assert len(bearer) == 1
+    authenticated = [
+        (f"{method.upper()} {url}", operation)
+        for url, item in schema["paths"].items()
+        for method, operation in item.items()
+        if method in {"get", "put", "patch", "post", "delete"} and operation.get("security")
+    ]
+    assert authenticated, "the API has operations that need a login"
+    for name, operation in authenticated:
+        offered = {scheme for requirement in operation["security"] for scheme in requirement}
+        assert bearer <= offered, f"{name} does not accept Bearer tokens"
 
 
 def test_schema_paths_are_all_under_api_v1(client: Client) -> None:
