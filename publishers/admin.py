@@ -8,6 +8,7 @@ with the one-time link is sent; the admin cannot create them.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -48,6 +49,7 @@ class PublisherAdmin(admin.ModelAdmin[Publisher]):
     date_hierarchy = "created_at"
     readonly_fields = ["logo_preview", "onboarding_completed_at", "created_at", "updated_at"]
     inlines = [MembershipInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (
             "Company profile",

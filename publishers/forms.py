@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models
 
@@ -47,19 +48,29 @@ def role_choices(actor_role: Role) -> list[tuple[str, str]]:
     return [(role.value, role.label) for role in Role if role != Role.OWNER or actor_role == Role.OWNER]
 
 
-class _PhoneMixin:
+class _ProfileMixin:
+    """Phone numbers stored in E.164; the logo's help names the upload limit in force."""
+
     cleaned_data: dict[str, Any]
+    fields: dict[str, forms.Field]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        logo = self.fields["logo"]
+        keep = "" if logo.required else "Leave empty to keep the current logo. "
+        logo.help_text = (
+            f"{keep}Square PNG, JPEG or WebP, at least {LOGO_MIN_SIZE}x{LOGO_MIN_SIZE} pixels, "
+            f"up to {settings.MAX_IMAGE_UPLOAD_BYTES / 1048576:g} MB."
+        )
 
     def clean_phone(self) -> str:
         return normalize_phone(self.cleaned_data["phone"])
 
 
-class PublisherProfileForm(_PhoneMixin, forms.ModelForm[Publisher]):
+class PublisherProfileForm(_ProfileMixin, forms.ModelForm[Publisher]):
     """Onboarding step 1: the company profile. Creates the publisher."""
 
-    logo = LogoField(
-        help_text=f"Square PNG, JPEG or WebP, at least {LOGO_MIN_SIZE}x{LOGO_MIN_SIZE} pixels, up to 4 MB."
-    )
+    logo = LogoField()
 
     class Meta:
         model = Publisher
@@ -94,14 +105,10 @@ class PublisherSupportForm(forms.ModelForm[Publisher]):
         }
 
 
-class PublisherEditForm(_PhoneMixin, forms.ModelForm[Publisher]):
+class PublisherEditForm(_ProfileMixin, forms.ModelForm[Publisher]):
     """The whole profile after onboarding. The namespace cannot change; the logo is optional."""
 
-    logo = LogoField(
-        required=False,
-        help_text=f"Leave empty to keep the current logo. Square PNG, JPEG or WebP, "
-        f"at least {LOGO_MIN_SIZE}x{LOGO_MIN_SIZE} pixels.",
-    )
+    logo = LogoField(required=False)
 
     class Meta:
         model = Publisher

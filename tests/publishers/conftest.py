@@ -18,7 +18,7 @@ from tests.images import image_bytes, upload
 
 
 @pytest.fixture
-def admin_user(personas) -> User:
+def acme_admin(personas) -> User:
     """An admin of acme (the shared personas have owner, editor and viewer)."""
     user = UserFactory(email="admin@acme.example.com", full_name="Ada Admin")
     MembershipFactory(publisher=personas.acme, user=user, role=Role.ADMIN)
@@ -26,11 +26,11 @@ def admin_user(personas) -> User:
 
 
 @pytest.fixture
-def people(personas, admin_user) -> dict[str, User]:
+def people(personas, acme_admin) -> dict[str, User]:
     """Each acme role by name, plus the outsider."""
     return {
         "owner": personas.owner,
-        "admin": admin_user,
+        "admin": acme_admin,
         "editor": personas.member,
         "viewer": personas.viewer,
         "outsider": personas.outsider,

@@ -195,10 +195,10 @@ def test_an_expired_invitation_can_be_sent_again(personas):
     assert old.revoked_at is not None
 
 
-def test_only_owners_invite_owners(personas, admin_user):
+def test_only_owners_invite_owners(personas, acme_admin):
     with pytest.raises(ValidationError, match="Only an owner can make someone an owner"):
         services.member_invite(
-            publisher=personas.acme, actor=admin_user, email="boss@example.com", role=Role.OWNER
+            publisher=personas.acme, actor=acme_admin, email="boss@example.com", role=Role.OWNER
         )
     invitation, _ = services.member_invite(
         publisher=personas.acme, actor=personas.owner, email="boss@example.com", role=Role.OWNER
@@ -298,10 +298,10 @@ def test_member_change_role_records_from_and_to(personas):
     [(Role.VIEWER, Role.OWNER), (Role.OWNER, Role.VIEWER)],
     ids=["make owner", "unmake owner"],
 )
-def test_admins_cannot_make_or_unmake_owners(personas, admin_user, target_role, new_role):
+def test_admins_cannot_make_or_unmake_owners(personas, acme_admin, target_role, new_role):
     target = MembershipFactory(publisher=personas.acme, role=target_role)
     with pytest.raises(ValidationError, match="Only an owner can"):
-        services.member_change_role(membership=target, actor=admin_user, role=new_role)
+        services.member_change_role(membership=target, actor=acme_admin, role=new_role)
     target.refresh_from_db()
     assert target.role == target_role
     assert not events(personas.acme, EventType.MEMBER_ROLE_CHANGED)
@@ -341,10 +341,10 @@ def test_the_last_owner_cannot_be_removed(personas):
     assert membership(personas.acme, personas.owner)
 
 
-def test_admins_cannot_remove_owners(personas, admin_user):
+def test_admins_cannot_remove_owners(personas, acme_admin):
     MembershipFactory(publisher=personas.acme, role=Role.OWNER)  # not the last owner, still refused
     with pytest.raises(ValidationError, match="Only an owner can remove an owner"):
-        services.member_remove(membership=membership(personas.acme, personas.owner), actor=admin_user)
+        services.member_remove(membership=membership(personas.acme, personas.owner), actor=acme_admin)
 
 
 def test_the_logo_is_checked_by_the_service_too(personas, profile_data):

@@ -453,8 +453,8 @@ def test_invite_page_says_why_an_address_cannot_be_invited(personas, pending, lo
     assert Invitation.objects.filter(publisher=personas.acme).count() == 1
 
 
-def test_admins_are_not_offered_the_owner_role(personas, admin_user, login):
-    response = login(admin_user).post(url("invite", "acme"), {"email": "boss@example.com", "role": "owner"})
+def test_admins_are_not_offered_the_owner_role(personas, acme_admin, login):
+    response = login(acme_admin).post(url("invite", "acme"), {"email": "boss@example.com", "role": "owner"})
     assert "Select a valid choice" in response.context["invite_form"].errors["role"][0]
     assert not Invitation.objects.filter(email="boss@example.com").exists()
 
@@ -491,8 +491,8 @@ def test_the_last_owner_cannot_be_demoted_or_removed_from_the_page(personas, log
     assert owner.role == Role.OWNER
 
 
-def test_an_admin_cannot_make_an_owner_from_the_page(personas, admin_user, target, login):
-    response = login(admin_user).post(url("member_role", "acme", target.pk), {"role": "owner"}, follow=True)
+def test_an_admin_cannot_make_an_owner_from_the_page(personas, acme_admin, target, login):
+    response = login(acme_admin).post(url("member_role", "acme", target.pk), {"role": "owner"}, follow=True)
     assert "Select a valid choice" in response.content.decode()
     target.refresh_from_db()
     assert target.role == Role.VIEWER
