@@ -20,6 +20,13 @@ MODERATOR_PERMISSIONS: list[str] = [
     "publishers.view_membership",
     "publishers.view_invitation",
     "audit.view_auditevent",
+    "listings.view_category",
+    "listings.view_product",
+    "listings.view_revision",
+    "listings.view_tier",
+    "listings.view_screenshot",
+    "listings.view_reviewcomment",
+    "listings.moderate_revision",
 ]
 
 
@@ -40,6 +47,7 @@ def sync_moderators_group() -> None:
 def _sync_after_migrate(sender: Any, **kwargs: Any) -> None:
     from django.apps import apps
 
-    # Permissions are created per app as each one finishes migrating; sync after the last.
-    if sender is list(apps.get_app_configs())[-1]:
+    # Permissions are created per app as each one finishes migrating; sync after the last one
+    # that has models (post_migrate is only sent for those).
+    if sender is [config for config in apps.get_app_configs() if config.models_module is not None][-1]:
         sync_moderators_group()

@@ -14,7 +14,7 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("STORE_DATA_DIR", "/tmp/store-test-data")
 
 from store.settings import *  # noqa: F403
-from store.settings import CACHES, DATA_DIR
+from store.settings import CACHES, DATA_DIR, DATABASES
 
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
@@ -31,3 +31,8 @@ STORAGES = {
 }
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
+# The audit log refuses TRUNCATE except on connections that opt in; the test flush between
+# transactional tests truncates every table, so only the test settings opt in.
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c audit.allow_truncate=on"

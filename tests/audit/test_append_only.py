@@ -86,3 +86,13 @@ def test_database_refuses_deleting_recent_events_during_purge():
             cursor.execute("SELECT set_config('audit.retention_days', '200', true)")
             cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [recent.pk])
     assert AuditEvent.objects.filter(pk=recent.pk).exists()
+
+
+def test_truncate_is_refused_without_the_opt_in():
+    """The test settings opt in for the runner's flush; any other connection is refused."""
+    event = _event()
+    with pytest.raises(DatabaseError, match="TRUNCATE refused"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('audit.allow_truncate', 'off', true)")
+            cursor.execute("TRUNCATE audit_auditevent")
+    assert AuditEvent.objects.filter(pk=event.pk).exists()

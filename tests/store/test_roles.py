@@ -18,13 +18,6 @@ def _group_permissions() -> set[str]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "store.roles syncs when the last installed app sends post_migrate, but Django sends it only "
-        "for apps with a models module, and the last one (certification) has none yet"
-    ),
-)
 def test_moderators_group_exists_after_migrate_with_exactly_the_listed_permissions() -> None:
     """Also catches a typo in the list: a permission that does not exist is never granted."""
     assert _group_permissions() == set(MODERATOR_PERMISSIONS)
