@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
-from django.db.models import Count, F, FloatField, Prefetch, Q, QuerySet, Value
+from django.db.models import Count, F, Field, FloatField, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -292,3 +292,83 @@ def review_queue() -> QuerySet[Revision]:
         .select_related("product__publisher", "category")
         .order_by("submitted_at", "id")
     )
+
+
+@dataclass
+class DiffRow:
+    label: str
+    submitted: Any
+    live: Any
+    changed: bool
+
+
+def revision_diff(submitted: Revision, live: Revision | None) -> list[DiffRow]:
+    """The manifest of ``submitted`` beside ``live``, each row marked when it changed."""
+    rows = []
+    for name in [
+        "name",
+        "logo",
+        "short_description",
+        "category",
+        "tags",
+        "long_description",
+        "support_url",
+        "installation_instructions",
+        "licence_url",
+        "distribution",
+        "access_policy",
+        "kind",
+        "engine_compatibility",
+    ]:
+        field_ = cast(Field, Revision._meta.get_field(name))
+        new = _display(submitted, name)
+        old = _display(live, name) if live is not None else ""
+        rows.append(DiffRow(str(field_.verbose_name).capitalize(), new, old, live is None or new != old))
+    return rows
+
+
+def _display(revision: Revision, name: str) -> Any:
+    getter = getattr(revision, f"get_{name}_display", None)
+    if callable(getter):
+        return getter()
+    value = getattr(revision, name)
+    if name == "logo":
+        return value.name if value else ""
+    return "" if value is None else str(value)
+
+
+@dataclass
+class TierDiff:
+    tier: Tier
+    status: str  # "new", "changed", "unchanged"
+    changed_fields: list[str]
+
+
+def tier_diff(submitted: Revision, live: Revision | None) -> tuple[list[TierDiff], list[Tier]]:
+    """Tiers of ``submitted`` marked new/changed against ``live``, and the live tiers it drops."""
+    fields = [
+        "name",
+        "description",
+        "price",
+        "currency",
+        "billing",
+        "trial_days",
+        "licence_required",
+        "staging_source",
+        "repository",
+    ]
+    before = {t.key: t for t in live.tiers.all()} if live is not None else {}
+    result = []
+    for tier in submitted.tiers.order_by("position", "id"):
+        old = before.pop(tier.key, None)
+        if old is None:
+            result.append(TierDiff(tier, "new", []))
+            continue
+        changed = [f for f in fields if getattr(old, f) != getattr(tier, f)]
+        result.append(TierDiff(tier, "changed" if changed else "unchanged", changed))
+    return result, list(before.values())
+
+
+def scan_summary(revision: Revision) -> Any:
+    """The scan results of the revision's images, for the review page. Filled by the scanning app."""
+    return None

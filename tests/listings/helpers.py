@@ -67,6 +67,9 @@ def complete_product(
         ),
         services.TierChange(data=tier_data(ns, name="Enterprise", price=Decimal("499"), billing="yearly")),
     ][:tiers]
+    if overrides.get("distribution") == "free":
+        for change in changes:
+            change.data.update(price=Decimal("0"), trial_days=0)
     services.revision_save(
         actor=actor, product=product, changes=manifest(name=name, **overrides), tiers=changes
     )

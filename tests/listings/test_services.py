@@ -94,6 +94,8 @@ def test_community_content_is_published_but_not_eligible_for_certification(perso
 
 def test_free_product_with_a_priced_tier_is_refused_on_submit(personas):
     product = complete_product(personas.acme, personas.member, distribution="free", tiers=1)
+    tier = product.revisions.get().tiers.get()
+    services.tier_update(actor=personas.member, product=product, key=tier.key, data={"price": Decimal("10")})
     with pytest.raises(ValidationError) as excinfo:
         services.revision_submit(actor=personas.member, product=product)
     assert any("a free product cannot have a price" in m for m in excinfo.value.messages)
