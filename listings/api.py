@@ -77,7 +77,7 @@ class PublisherTierSerializer(TierSerializer):
 class TierInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Tier
-        fields = services.TIER_FIELDS
+        fields = list(services.TIER_FIELDS)
         extra_kwargs = {"name": {"required": True}}
 
 
@@ -184,7 +184,7 @@ class RevisionInputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Revision
-        fields = services.MANIFEST_FIELDS
+        fields = list(services.MANIFEST_FIELDS)
         extra_kwargs = {"logo": {"required": False}}
 
 

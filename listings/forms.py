@@ -27,7 +27,7 @@ class RevisionForm(forms.ModelForm):
 
     class Meta:
         model = Revision
-        fields = services.MANIFEST_FIELDS
+        fields = list(services.MANIFEST_FIELDS)
         widgets = {
             "long_description": forms.Textarea(attrs={"rows": 10}),
             "installation_instructions": forms.Textarea(attrs={"rows": 6}),
@@ -60,7 +60,7 @@ class RevisionForm(forms.ModelForm):
 class TierForm(forms.ModelForm):
     class Meta:
         model = Tier
-        fields = services.TIER_FIELDS
+        fields = list(services.TIER_FIELDS)
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
     def __init__(self, *args: Any, product: Product, **kwargs: Any) -> None:

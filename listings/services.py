@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from accounts.models import User
     from publishers.models import Publisher
 
-# Every manifest item a publisher edits on a revision.
-MANIFEST_FIELDS = [
+# Every manifest item a publisher edits on a revision. Tuples: Django formsets append to Meta.fields.
+MANIFEST_FIELDS = (
     "name",
     "logo",
     "short_description",
@@ -56,8 +56,8 @@ MANIFEST_FIELDS = [
     "access_policy",
     "kind",
     "engine_compatibility",
-]
-TIER_FIELDS = [
+)
+TIER_FIELDS = (
     "name",
     "description",
     "price",
@@ -67,7 +67,7 @@ TIER_FIELDS = [
     "licence_required",
     "staging_source",
     "repository",
-]
+)
 PRODUCT_LOGO_MIN = 256
 SCREENSHOT_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 SEARCH_CONFIG = "english"
