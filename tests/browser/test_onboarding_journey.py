@@ -81,6 +81,12 @@ def test_a_verified_user_onboards_a_publisher(
     assert page.locator("img.logo").evaluate("img => img.naturalWidth") == 600  # the logo is served
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
+    page.click("text=Manage members")
+    page.wait_for_url(re.compile(r"/publishers/initech/members/$"))
+    assert page.locator("table select[name=role]").count() == 1  # the owner's own row
+    assert "peter@initech.example.com" in page.locator("main").inner_text()
+    page.screenshot(path="/tmp/publisher-members.png", full_page=True)
+
     publisher = Publisher.objects.get(namespace="initech")
     assert publisher.onboarding_completed_at is not None
     assert publisher.phone == "+14155550132"
