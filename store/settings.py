@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "listings",
     "scanning",
     "billing",
+    "registry",
     "certification",
 ]
 

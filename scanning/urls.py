@@ -1,0 +1,3 @@
+app_name = "scanning"
+
+urlpatterns: list = []
