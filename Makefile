@@ -48,6 +48,11 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 	DEBUG=1 STORE_DATA_DIR=$$(mktemp -d) $(PY) manage.py makemigrations --check --dry-run
 
+## The scanning engine against other scanners' expected results.
+CORPUS ?= ../shared/corpus
+validate: $(STAMP)
+	@$(PY) -m scanning.engine.validate $(CORPUS)
+
 bench: $(STAMP)
 	@$(PY) scripts/check_services.py
 	@$(PY) -m bench
