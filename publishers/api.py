@@ -22,32 +22,12 @@ from publishers import selectors, services
 from publishers.models import Invitation, Membership, Publisher, Role
 from publishers.selectors import get_publisher_for_member
 from publishers.validators import LOGO_MIN_SIZE, check_image, normalize_phone, validate_namespace
+from store.api import error_responses
 
 
 def _user(request: Request) -> User:
     assert isinstance(request.user, User)
     return request.user
-
-
-# --- the error format of store/api.py, described for the schema ---------------------------------
-
-
-class ErrorBodySerializer(serializers.Serializer[Any]):
-    code = serializers.CharField(help_text="Machine-readable: invalid, not_found, permission_denied…")
-    message = serializers.CharField(help_text="The first problem, in words a person can act on.")
-
-
-# "fields" cannot be a class attribute (it would hide Serializer.fields); this serializer only
-# describes the schema, so the field is added to the declared ones directly.
-ErrorBodySerializer._declared_fields["fields"] = serializers.DictField(
-    child=serializers.ListField(child=serializers.CharField()),
-    required=False,
-    help_text="On 400: field name to its messages; non_field_errors holds the rest.",
-)
-
-
-class ErrorResponseSerializer(serializers.Serializer[Any]):
-    error = ErrorBodySerializer()
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
@@ -56,7 +36,7 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         403: "Your role in this publisher is not high enough.",
         404: "No such publisher, or you are not a member of it.",
     }
-    return {code: OpenApiResponse(ErrorResponseSerializer, description=described[code]) for code in codes}
+    return error_responses({code: described[code] for code in codes})
 
 
 # --- serializers ---------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, pagination, status
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, pagination, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -54,3 +55,32 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = {"code": codes if isinstance(codes, str) else "error", "message": str(exc.detail)}
     response.data = {"error": body}
     return response
+
+
+# --- the error format, described for the OpenAPI schema -----------------------------------------
+
+
+class ErrorBodySerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(help_text="Machine-readable: invalid, not_found, permission_denied…")
+    message = serializers.CharField(help_text="The first problem, in words a person can act on.")
+
+
+# "fields" cannot be a class attribute (it would hide Serializer.fields); this serializer only
+# describes the schema, so the field is added to the declared ones directly.
+ErrorBodySerializer._declared_fields["fields"] = serializers.DictField(
+    child=serializers.ListField(child=serializers.CharField()),
+    required=False,
+    help_text="On 400: field name to its messages; non_field_errors holds the rest.",
+)
+
+
+class ErrorResponseSerializer(serializers.Serializer[Any]):
+    error = ErrorBodySerializer()
+
+
+def error_responses(descriptions: dict[int, str]) -> dict[int, OpenApiResponse]:
+    """``extend_schema(responses=...)`` entries for error statuses, all in the one error format."""
+    return {
+        code: OpenApiResponse(ErrorResponseSerializer, description=text)
+        for code, text in descriptions.items()
+    }
