@@ -6,32 +6,25 @@ period, and no signed link or reset token ever sits in the broker.
 
 from __future__ import annotations
 
-from smtplib import SMTPException
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import User
 from accounts.verification import verification_token_make
+from store.mail import RETRY_ON, send_templated
 
-# A mail server that is down for a while is retried with back-off, for up to about a day.
-RETRY_ON = (SMTPException, OSError)
+# A mail server that is down for a while is retried with back-off, for up to about a day
+# (RETRY_ON from store.mail).
 
 
 def _send(*, template: str, to: str, context: dict[str, Any]) -> None:
-    context = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
-    subject = " ".join(render_to_string(f"emails/accounts/{template}_subject.txt", context).split())
-    body = render_to_string(f"emails/accounts/{template}.txt", context)
-    message = EmailMultiAlternatives(subject=subject, body=body, to=[to])
-    message.attach_alternative(render_to_string(f"emails/accounts/{template}.html", context), "text/html")
-    message.send()
+    send_templated(template=f"emails/accounts/{template}", to=to, context=context)
 
 
 @shared_task(acks_late=True, autoretry_for=RETRY_ON, retry_backoff=30, retry_backoff_max=3600, max_retries=25)

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import logging
-import smtplib
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 from django.urls import reverse
 
 from publishers.models import Invitation
+from store.mail import RETRY_ON, send_templated
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(
     acks_late=True,
-    autoretry_for=(smtplib.SMTPException, OSError),
+    autoretry_for=RETRY_ON,
     retry_backoff=30,
     retry_jitter=True,
     max_retries=6,
@@ -37,12 +35,5 @@ def send_invitation_email(invitation_id: int, token: str) -> bool:
         "accept_url": settings.SITE_URL + reverse("publishers:invitation_accept", args=[token]),
         "site_name": settings.SITE_NAME,
     }
-    subject = render_to_string("emails/publishers/invitation_subject.txt", context).strip()
-    message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=render_to_string("emails/publishers/invitation.txt", context),
-        to=[invitation.email],
-    )
-    message.attach_alternative(render_to_string("emails/publishers/invitation.html", context), "text/html")
-    message.send()
+    send_templated(template="emails/publishers/invitation", to=invitation.email, context=context)
     return True
