@@ -7,25 +7,30 @@ wrote it.
 
 from __future__ import annotations
 
-import gzip
 import posixpath
-import tarfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, cast
 
 import zstandard
 
 from scanning.engine.errors import ScanError
 from scanning.engine.limits import Limits
-from scanning.engine.streams import CHUNK, HashingReader, Readable
+from scanning.engine.streams import Readable
+from scanning.engine.tarstream import (
+    DIRECTORY,
+    FILE,
+    HARDLINK,
+    SPARSE,
+    SYMLINK,
+    LayerStream,
+    TarEntry,
+    TarFormatError,
+    TarReader,
+)
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
-
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 # Given a normalised path, how many bytes of it the analyzers want (None: not wanted).
 WantFn = Callable[[str], int | None]
@@ -80,51 +85,7 @@ def normalize_entry_name(name: str) -> str | None:
     return "/".join(parts)
 
 
-def open_decompressed(stream: Readable) -> Readable:
-    """Detect gzip, zstd or a plain tar by magic bytes, whatever the media type claimed."""
-    head = _Peek(stream)
-    magic = head.peek(4)
-    if magic.startswith(GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=cast(BinaryIO, head), mode="rb")
-    if magic.startswith(ZSTD_MAGIC):
-        return zstandard.ZstdDecompressor().stream_reader(cast(BinaryIO, head), read_across_frames=True)
-    return head
-
-
-class _Peek:
-    """A forward-only stream that can look at its first bytes without consuming them."""
-
-    def __init__(self, raw: Readable) -> None:
-        self._raw = raw
-        self._buffer = b""
-
-    def peek(self, n: int) -> bytes:
-        while len(self._buffer) < n:
-            chunk = self._raw.read(n - len(self._buffer))
-            if not chunk:
-                break
-            self._buffer += chunk
-        return self._buffer[:n]
-
-    def read(self, size: int = -1) -> bytes:
-        if self._buffer:
-            if size is None or size < 0 or size >= len(self._buffer):
-                data, self._buffer = self._buffer, b""
-                if size is None or size < 0:
-                    return data + self._raw.read()
-                return data + (self._raw.read(size - len(data)) if size > len(data) else b"")
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
-            return data
-        return self._raw.read(size)
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        pass
-
-
-_DECOMPRESSION_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, zstandard.ZstdError, ValueError)
+_DECOMPRESSION_ERRORS = (TarFormatError, EOFError, OSError, zlib.error, zstandard.ZstdError, ValueError)
 
 
 def read_layer(
@@ -138,20 +99,33 @@ def read_layer(
     what: str,
     budget: list[int] | None = None,
 ) -> tuple[LayerFiles, str, str]:
-    """Stream one layer blob; return its changes, the blob digest and the diff id, both verified."""
-    raw = HashingReader(blob, what=what, limit=limits.max_blob_bytes, expected=expected_digest)
+    """Stream one layer blob; return its changes, the blob digest and the diff id, both verified.
+
+    Every byte of the blob and of the decompressed stream is hashed, including what follows the
+    tar's end-of-archive marker, so both digests cover the whole content.
+    """
+    stream = LayerStream(
+        blob, what=what, max_blob_bytes=limits.max_blob_bytes, max_layer_bytes=limits.max_layer_bytes
+    )
     try:
-        decompressed = open_decompressed(raw)
-        plain = HashingReader(decompressed, what=f"{what} (decompressed)", limit=limits.max_layer_bytes)
-        files = _walk_tar(plain, index=index, wants=wants, limits=limits, what=what, budget=budget)
-        plain.drain()
-        raw.drain()
+        chunks = stream.chunks()
+        files = _walk_tar(
+            TarReader(chunks), index=index, wants=wants, limits=limits, what=what, budget=budget
+        )
+        for _ in chunks:  # the rest is hashed, and a truncated compressed stream still detected
+            pass
     except ScanError:
         raise
     except _DECOMPRESSION_ERRORS as exc:
         raise ScanError(f"{what} is not a readable (gzip, zstd or plain) tar archive: {exc}") from None
-    digest = raw.verify()
-    diff_id = plain.digest
+    finally:
+        stream.close()
+    digest = stream.digest
+    if expected_digest is not None and digest != expected_digest:
+        raise ScanError(
+            f"{what}: digest mismatch, expected {expected_digest} but the content hashes to {digest}"
+        )
+    diff_id = stream.diff_id
     if expected_diff_id is not None and diff_id != expected_diff_id:
         raise ScanError(
             f"{what}: uncompressed content hashes to {diff_id} but the image config says {expected_diff_id}"
@@ -160,55 +134,69 @@ def read_layer(
 
 
 def _walk_tar(
-    stream: Readable, *, index: int, wants: WantFn, limits: Limits, what: str, budget: list[int] | None
+    tar: TarReader, *, index: int, wants: WantFn, limits: Limits, what: str, budget: list[int] | None
 ) -> LayerFiles:
     files = LayerFiles(index=index)
-    with tarfile.open(fileobj=cast(BinaryIO, stream), mode="r|") as tar:
-        while True:
-            member = tar.next()
-            if member is None:
-                break
-            cast(
-                Any, tar
-            ).members.clear()  # stream mode keeps every header otherwise: memory would grow per entry
-            files.entries += 1
-            if files.entries > limits.max_entries_per_layer:
-                raise ScanError(f"{what} has more than {limits.max_entries_per_layer} entries")
-            _take_entry(tar, member, files, wants, limits, what, budget)
+    max_entries = limits.max_entries_per_layer
+    for entry in tar.entries():
+        files.entries += 1
+        if files.entries > max_entries:
+            raise ScanError(f"{what} has more than {max_entries} entries")
+        _take_entry(tar, entry, files, wants, what, budget)
     return files
 
 
 def _take_entry(
-    tar: tarfile.TarFile,
-    member: tarfile.TarInfo,
+    tar: TarReader,
+    entry: TarEntry,
     files: LayerFiles,
     wants: WantFn,
-    limits: Limits,
     what: str,
     budget: list[int] | None,
 ) -> None:
-    path = normalize_entry_name(member.name)
+    path = normalize_entry_name(entry.name)
     if path is None:
-        files.warnings.append(f"{what}: ignored entry with an unsafe name {member.name[:200]!r}")
+        files.warnings.append(f"{what}: ignored entry with an unsafe name {entry.name[:200]!r}")
         return
     if path == "":
         return
-    directory, base = posixpath.split(path)
-    if base == OPAQUE_MARKER:
-        files.opaque_dirs.append(directory)
-        return
+    directory, _, base = path.rpartition("/")
     if base.startswith(WHITEOUT_PREFIX):
-        files.whiteouts.append(posixpath.join(directory, base[len(WHITEOUT_PREFIX) :]))
+        if base == OPAQUE_MARKER:
+            files.opaque_dirs.append(directory)
+        else:
+            files.whiteouts.append(posixpath.join(directory, base[len(WHITEOUT_PREFIX) :]))
         return
-    if member.isdir():
+    kind = entry.kind
+    if kind == FILE:
+        cap = wants(path)
+        if cap is None:
+            # An unwanted file still replaces whatever a lower layer had at this path.
+            if path in files.nodes:
+                del files.nodes[path]
+            return
+        if entry.size > cap:
+            files.warnings.append(
+                f"{what}: skipped {path} ({entry.size} bytes, more than the {cap} byte cap)"
+            )
+            files.nodes.pop(path, None)
+            return
+        if budget is not None:
+            budget[0] -= entry.size
+            if budget[0] < 0:
+                raise ScanError(f"{what}: the files to analyse exceed the in-memory limit")
+        data = tar.read_body()
+        files.nodes[path] = Node("file", files.index, data=data, size=len(data))
+        return
+    if kind == DIRECTORY:
         files.nodes.pop(path, None)
         files.dirs.add(path)
         return
-    if member.issym():
-        files.nodes[path] = Node("symlink", files.index, target=member.linkname, size=0)
+    if kind == SYMLINK:
+        files.nodes[path] = Node("symlink", files.index, target=entry.linkname, size=0)
         return
-    if member.islnk():
-        target = normalize_entry_name(member.linkname)
+    if kind == HARDLINK:
+        target = normalize_entry_name(entry.linkname)
         if not target:
             files.warnings.append(f"{what}: ignored hard link {path!r} pointing outside the image")
             return
@@ -218,25 +206,10 @@ def _take_entry(
         else:
             files.nodes[path] = Node("hardlink", files.index, target=target)
         return
-    if not member.isreg():
-        files.nodes.pop(path, None)
-        return
-    cap = wants(path)
-    if cap is None:
-        # An unwanted file still replaces whatever a lower layer had at this path.
-        if path in files.nodes:
-            del files.nodes[path]
-        return
-    if member.size > cap:
-        files.warnings.append(f"{what}: skipped {path} ({member.size} bytes, more than the {cap} byte cap)")
-        return
-    if budget is not None:
-        budget[0] -= member.size
-        if budget[0] < 0:
-            raise ScanError(f"{what}: the files to analyse exceed the in-memory limit")
-    extracted = tar.extractfile(member)
-    data = extracted.read(member.size) if extracted is not None else b""
-    files.nodes[path] = Node("file", files.index, data=data, size=len(data))
+    if kind == SPARSE and wants(path) is not None:
+        files.warnings.append(f"{what}: skipped {path} (a sparse file, not read)")
+    # sparse files, devices, fifos, unknown types: whatever was below at this path is gone
+    files.nodes.pop(path, None)
 
 
 class FileSystem:
@@ -327,8 +300,3 @@ def _under_any(path: str, dirs: set[str]) -> bool:
         if parent in dirs:
             return True
     return False
-
-
-def drain(stream: Readable) -> None:
-    while stream.read(CHUNK):
-        pass

@@ -9,11 +9,16 @@ from scanning.engine.errors import ScanError
 
 
 class Severity(StrEnum):
-    """The store's classification (seed README): Critical 7.0-10.0, Major 4.0-6.9, Minor 0.1-3.9."""
+    """The store's classification (seed README): Critical 7.0-10.0, Major 4.0-6.9, Minor 0.1-3.9.
+
+    Outside the table: ``NONE`` for a base score of 0.0 (CVSS's own "None" rating: no impact, so no
+    class and no SLA) and ``UNKNOWN`` when there is no usable score at all.
+    """
 
     CRITICAL = "critical"
     MAJOR = "major"
     MINOR = "minor"
+    NONE = "none"
     UNKNOWN = "unknown"
 
 

@@ -56,8 +56,9 @@ def best_score(severities: Iterable[tuple[str, str]]) -> Score | None:
 def classify(score: float | None, override: Severity | None = None) -> Severity:
     """The store's table: 7.0-10.0 Critical, 4.0-6.9 Major, 0.1-3.9 Minor; no score is Unknown.
 
-    A security-team override wins over the score. A 0.0 score (no impact) is not in the table; it
-    is classed Minor, the class without an SLA, rather than hidden.
+    A security-team override wins over the score. A 0.0 base score is not in the table: CVSS rates
+    it "None" (no impact), so it gets ``Severity.NONE`` rather than Minor; it is still a score, so
+    not Unknown either. CVSS scores are rounded up to one decimal, so nothing lies between 0.0 and 0.1.
     """
     if override is not None:
         return override
@@ -67,4 +68,6 @@ def classify(score: float | None, override: Severity | None = None) -> Severity:
         return Severity.CRITICAL
     if score >= 4.0:
         return Severity.MAJOR
-    return Severity.MINOR
+    if score >= 0.1:
+        return Severity.MINOR
+    return Severity.NONE

@@ -79,11 +79,20 @@ def test_best_score_prefers_v3_then_v4_and_skips_broken_vectors():
         (4.0, Severity.MAJOR),
         (3.9, Severity.MINOR),
         (0.1, Severity.MINOR),
+        (0.0, Severity.NONE),
         (None, Severity.UNKNOWN),
     ],
 )
 def test_store_severity_table(score, expected):
     assert classify(score) == expected
+
+
+def test_a_zero_base_score_is_rated_none_not_minor():
+    # C, I and A all None: CVSS 3.1 gives 0.0, outside the store's 0.1-3.9 Minor row
+    score = score_vector("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N")
+    assert score.base_score == 0.0
+    assert classify(score.base_score) == Severity.NONE
+    assert classify(score.base_score, Severity.MAJOR) == Severity.MAJOR
 
 
 def test_security_team_override_wins_over_the_score():
