@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 import cvss
 
@@ -17,8 +18,9 @@ class ScoreError(ValueError):
     """A vector the ``cvss`` library refuses."""
 
 
+@lru_cache(maxsize=65536)
 def score_vector(vector: str) -> Score:
-    """The base score of a CVSS v2, v3.x or v4.0 vector."""
+    """The base score of a CVSS v2, v3.x or v4.0 vector (cached: feeds repeat a few thousand vectors)."""
     vector = vector.strip()
     try:
         if vector.startswith("CVSS:4.0/"):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from univers import debian as udebian
 from univers import versions as uv
 
 from scanning.engine import apkversion
@@ -17,13 +18,29 @@ class VersionError(ValueError):
     """A version this ecosystem cannot order."""
 
 
-def _univers(cls: Any) -> Comparer:
+def _univers(cls: Any, three_way: Callable[[Any, Any], int] | None = None) -> Comparer:
+    """A comparer over univers' parsing and order.
+
+    A univers version orders by its ``value`` alone (the only attrs field with ``order=True``), so
+    the parsed ``value`` is cached and compared directly, once: going through the attrs wrappers
+    built two tuples per operator and asked both ``>`` and ``<``. ``three_way`` is univers' own
+    -1/0/1 function where it has one (dpkg), saving the second comparison.
+    """
+
     @lru_cache(maxsize=65536)
     def parse(text: str) -> Any:
         try:
-            return cls(text)
+            return cls(text).value
         except Exception as exc:  # univers raises several types for a bad version
             raise VersionError(f"{text!r} is not a valid {cls.__name__}") from exc
+
+    if three_way is not None:
+        order = three_way
+
+        def compare_three_way(a: str, b: str) -> int:
+            return int(order(parse(a), parse(b)))
+
+        return compare_three_way
 
     def compare(a: str, b: str) -> int:
         left, right = parse(a), parse(b)
@@ -43,7 +60,7 @@ def _semver(a: str, b: str) -> int:
     return _SEMVER(a.lstrip("v="), b.lstrip("v="))
 
 
-_DPKG = _univers(uv.DebianVersion)
+_DPKG = _univers(uv.DebianVersion, udebian.compare_version_objects)
 _RPM = _univers(uv.RpmVersion)
 _PEP440 = _univers(uv.PypiVersion)
 _SEMVER = _univers(uv.SemverVersion)
