@@ -170,6 +170,7 @@ class SearchFacets:
     pricing: list[Facet] = field(default_factory=list)
     certified: int = 0
     publishers: list[Facet] = field(default_factory=list)
+    total: int = 0
 
 
 def search_terms(q: str) -> list[str]:
@@ -192,9 +193,12 @@ def apply_search(queryset: QuerySet[Product], q: str) -> QuerySet[Product]:
         query = SearchQuery(
             " & ".join(f"{term}:*" for term in terms), search_type="raw", config=SEARCH_CONFIG
         )
-        return queryset.filter(Q(search_vector=query) | Q(name__trigram_word_similar=text)).annotate(
-            relevance=Coalesce(SearchRank(F("search_vector"), query), 0.0)
-            + TrigramWordSimilarity(text, "name")
+        matches = queryset.filter(search_vector=query)
+        if matches.exists():
+            return matches.annotate(relevance=Coalesce(SearchRank(F("search_vector"), query), 0.0))
+        # Nothing matched the words as typed: look for names with similar words (typos).
+        return queryset.filter(name__trigram_word_similar=text).annotate(
+            relevance=TrigramWordSimilarity(text, "name")
         )
     match = Q()
     for term in terms:
@@ -243,41 +247,64 @@ def search_products(params: SearchParams) -> QuerySet[Product]:
 
 
 def search_facets(params: SearchParams) -> SearchFacets:
-    """Counts per facet value. Each facet counts with every other filter applied but its own,
-    so choosing a category still shows how many results the other categories hold."""
+    """Counts per facet value, and the total, from one grouped query over the search matches.
+
+    Each facet counts with every other filter applied but its own, so choosing a category still
+    shows how many results the other categories hold. Every filtered column is in the group key,
+    so the filters can be applied to the grouped rows here.
+    """
+    grouped: Any = (
+        apply_search(catalog(), params.q)
+        .values(
+            "category__slug",
+            "category__name",
+            "kind",
+            "distribution",
+            "is_certified",
+            "publisher__namespace",
+            "publisher__legal_name",
+        )
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    rows: list[dict[str, Any]] = list(grouped)
+    checks = {
+        "category": lambda r: not params.category or r["category__slug"] == params.category,
+        "kind": lambda r: not params.kind or r["kind"] == params.kind,
+        "pricing": lambda r: not params.pricing or r["distribution"] == params.pricing,
+        "certified": lambda r: not params.certified or r["is_certified"],
+        "publisher": lambda r: not params.publisher or r["publisher__namespace"] == params.publisher,
+    }
+
+    def counted(skip: str, key: str, label: str) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for row in rows:
+            if all(check(row) for name, check in checks.items() if name != skip):
+                ident = (str(row[key]), str(row[label]))
+                counts[ident] = counts.get(ident, 0) + row["n"]
+        return counts
+
+    def ordered(counts: dict[tuple[str, str], int]) -> list[Facet]:
+        return [
+            Facet(v, lbl, n)
+            for (v, lbl), n in sorted(counts.items(), key=lambda item: (-item[1], item[0][1]))
+        ]
+
     facets = SearchFacets()
-    category_rows = (
-        _filtered(params, skip="category")
-        .values("category__slug", "category__name")
-        .annotate(n=Count("id"))
-        .order_by("-n", "category__name")
-    )
+    facets.total = sum(row["n"] for row in rows if all(check(row) for check in checks.values()))
     facets.categories = [
-        Facet(row["category__slug"], row["category__name"], row["n"])
-        for row in category_rows
-        if row["category__slug"]
+        f for f in ordered(counted("category", "category__slug", "category__name")) if f.value != "None"
     ]
-    publisher_rows = (
-        _filtered(params, skip="publisher")
-        .values("publisher__namespace", "publisher__legal_name")
-        .annotate(n=Count("id"))
-        .order_by("-n", "publisher__namespace")[:15]
-    )
-    facets.publishers = [
-        Facet(row["publisher__namespace"], row["publisher__legal_name"], row["n"]) for row in publisher_rows
-    ]
-    totals = _filtered(params, skip="kind").aggregate(
-        **{f"kind_{kind}": Count("id", filter=Q(kind=kind)) for kind in Kind.values},
-    )
-    facets.kinds = [Facet(kind, Kind(kind).label, totals[f"kind_{kind}"] or 0) for kind in Kind.values]
-    totals = _filtered(params, skip="pricing").aggregate(
-        **{f"pricing_{value}": Count("id", filter=Q(distribution=value)) for value in Distribution.values},
-    )
+    facets.publishers = ordered(counted("publisher", "publisher__namespace", "publisher__legal_name"))[:15]
+    kinds = counted("kind", "kind", "kind")
+    facets.kinds = [Facet(k, Kind(k).label, kinds.get((k, k), 0)) for k in Kind.values]
+    pricing = counted("pricing", "distribution", "distribution")
     facets.pricing = [
-        Facet(value, "Free" if value == "free" else "Paid", totals[f"pricing_{value}"] or 0)
-        for value in Distribution.values
+        Facet(v, "Free" if v == "free" else "Paid", pricing.get((v, v), 0)) for v in Distribution.values
     ]
-    facets.certified = _filtered(params, skip="certified").filter(is_certified=True).count()
+    facets.certified = sum(
+        n for (v, _), n in counted("certified", "is_certified", "is_certified").items() if v == "True"
+    )
     return facets
 
 

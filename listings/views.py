@@ -62,7 +62,10 @@ def _body_context(
 
 def search(request: HttpRequest) -> HttpResponse:
     params = selectors.SearchParams.from_query(request.GET)
-    page = Paginator(selectors.search_products(params), PAGE_SIZE).get_page(request.GET.get("page"))
+    facets = selectors.search_facets(params)
+    paginator = Paginator(selectors.search_products(params), PAGE_SIZE)
+    paginator.__dict__["count"] = facets.total  # known from the facet query: saves a COUNT(*) scan
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -71,7 +74,7 @@ def search(request: HttpRequest) -> HttpResponse:
         {
             "params": params,
             "page": page,
-            "facets": selectors.search_facets(params),
+            "facets": facets,
             "sorts": selectors.SORTS,
             "querystring": query.urlencode(),
         },
