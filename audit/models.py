@@ -42,6 +42,9 @@ class EventType(models.TextChoices):
     LISTING_HELD = "listing.held", "Listing put on hold"
     LISTING_HOLD_LIFTED = "listing.hold_lifted", "Listing hold lifted"
     LISTING_REVOKED = "listing.revoked", "Listing revoked"
+    # registry
+    DOWNLOAD = "registry.download", "Image downloaded"
+    IMAGE_PROMOTED = "registry.image_promoted", "Image promoted to its customer-facing repository"
 
 
 class AuditEvent(models.Model):

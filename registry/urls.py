@@ -1,3 +1,10 @@
+from django.urls import path
+
+from registry import views
+
 app_name = "registry"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("token", views.token, name="token"),
+    path("events", views.events, name="events"),
+]

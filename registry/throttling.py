@@ -1,0 +1,33 @@
+"""Token requests counted per client address in the cache, in fixed one-minute windows."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+WINDOW = 60
+
+
+def token_rate() -> int:
+    """Token requests allowed per address per minute. A `docker pull` asks once per repository."""
+    return int(getattr(settings, "REGISTRY_TOKEN_RATE", 600))
+
+
+def token_request_retry_after(address: str) -> int | None:
+    """Count one token request from ``address``; seconds to wait if it is over the limit, else None."""
+    now = time.time()
+    window = int(now // WINDOW)
+    key = f"registry-token:{hashlib.sha256(address.encode()).hexdigest()[:32]}:{window}"
+    # add() writes only when absent, so the first request of a window sets its expiry.
+    cache.add(key, 0, timeout=WINDOW + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add() and incr()
+        cache.set(key, 1, timeout=WINDOW + 5)
+        count = 1
+    if count > token_rate():
+        return max(1, int((window + 1) * WINDOW - now))
+    return None
