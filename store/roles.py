@@ -27,6 +27,15 @@ MODERATOR_PERMISSIONS: list[str] = [
     "listings.view_screenshot",
     "listings.view_reviewcomment",
     "listings.moderate_revision",
+    "scanning.view_scan",
+    "scanning.view_finding",
+    "scanning.view_advisory",
+    "scanning.view_severityoverride",
+    "billing.view_licence",
+    "billing.view_ledgerentry",
+    "billing.refund_payment",
+    "billing.view_stripeevent",
+    "billing.view_payoutaccount",
 ]
 
 

@@ -60,6 +60,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env.str("SITE_NAME", default="Container Store")
+# The registry host customers see in `docker login` and `docker pull` commands.
+REGISTRY_PUBLIC_HOST = env.str("REGISTRY_PUBLIC_HOST", default="registry.localhost:5000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

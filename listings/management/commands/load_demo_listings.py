@@ -15,11 +15,13 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 from PIL import Image, ImageDraw
 
 from accounts.models import User
 from listings import services
+from listings.categories import categories_ensure
 from listings.models import Category, Product
 from publishers.models import Membership, Publisher, Role
 
@@ -323,6 +325,7 @@ class Command(BaseCommand):
         if not publishers:
             publishers = self._demo_publishers()
         moderator = self._moderator()
+        categories_ensure()
         categories = {c.slug: c for c in Category.objects.all()}
         created = 0
         for index, spec in enumerate(SPECS):
@@ -369,9 +372,13 @@ class Command(BaseCommand):
         return user
 
     def _moderator(self) -> User:
+        # The demo's own moderator (made by load_demo) decides the demo reviews when it exists.
+        existing = User.objects.filter(is_staff=True, is_superuser=False).order_by("pk").first()
+        if existing is not None:
+            return existing
         user, made = User.objects.get_or_create(
             email="demo-moderator@store.example.com",
-            defaults={"full_name": "Demo Moderator", "is_staff": True},
+            defaults={"full_name": "Demo Moderator", "is_staff": True, "email_verified_at": timezone.now()},
         )
         if made:
             user.set_unusable_password()

@@ -8,14 +8,17 @@ The demo accounts share one published password, so the command refuses to run un
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 from PIL import Image, ImageDraw, ImageFont
 
@@ -140,6 +143,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # The demo's own invitations and review decisions would flood the console with email and
+        # task logs; they are kept in memory instead.
+        trace = logging.getLogger("celery.app.trace")
+        level = trace.level
+        trace.setLevel(logging.WARNING)
+        try:
+            with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+                self.load(**options)
+        finally:
+            trace.setLevel(level)
+
+    def load(self, **options: Any) -> None:
         if not settings.DEBUG and not options["force"]:
             raise CommandError(
                 "load_demo creates accounts with a published password; run it with DEBUG=1, "
@@ -155,6 +170,8 @@ class Command(BaseCommand):
             self.publisher(demo)
         for email, name in CUSTOMERS:
             self.user(email, name)
+        # Products, tiers and the review queue, on the publishers above.
+        call_command("load_demo_listings", stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(f"\nDemo data ready: {self.created} created, {self.found} already there.")
         )
