@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from smtplib import SMTPException
-
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
-from django.template.loader import render_to_string
 from django.urls import reverse
 
 from listings.models import CommentKind, Notification, ReviewComment, Revision, Subscription
 from publishers.models import Membership, Role
+from store.mail import RETRY_ON, build, send_all, send_templated
 
 
 def _publisher_recipients(publisher_id: int) -> list[str]:
@@ -25,7 +22,7 @@ def _publisher_recipients(publisher_id: int) -> list[str]:
 
 @shared_task(
     acks_late=True,
-    autoretry_for=(SMTPException, OSError),
+    autoretry_for=RETRY_ON,
     retry_backoff=True,
     retry_backoff_max=600,
     max_retries=6,
@@ -49,14 +46,12 @@ def send_review_decision(comment_id: int) -> int:
         "manage_url": settings.SITE_URL + product.get_manage_url(),
         "SITE_NAME": settings.SITE_NAME,
     }
-    subject = f"{context['name']}: {context['decision'].lower()}"
-    body = render_to_string("emails/listings/review_decision.txt", context)
-    return EmailMessage(subject, body, to=recipients).send()
+    return send_templated(template="emails/listings/review_decision", to=recipients, context=context)
 
 
 @shared_task(
     acks_late=True,
-    autoretry_for=(SMTPException, OSError),
+    autoretry_for=RETRY_ON,
     retry_backoff=True,
     retry_backoff_max=600,
     max_retries=6,
@@ -86,27 +81,23 @@ def notify_subscribers(revision_id: int) -> int:
         unsubscribe_url = settings.SITE_URL + reverse(
             "listings:unsubscribe", args=[unsubscribe_token(subscription)]
         )
-        body = render_to_string(
-            "emails/listings/product_update.txt",
-            {
-                "revision": revision,
-                "product": product,
-                "tiers": tiers,
-                "product_url": settings.SITE_URL + product.get_absolute_url(),
-                "unsubscribe_url": unsubscribe_url,
-                "SITE_NAME": settings.SITE_NAME,
-            },
-        )
         messages.append(
-            EmailMessage(
-                title,
-                body,
-                to=[subscription.user.email],
+            build(
+                template="emails/listings/product_update",
+                to=subscription.user.email,
+                context={
+                    "title": title,
+                    "revision": revision,
+                    "product": product,
+                    "tiers": tiers,
+                    "product_url": settings.SITE_URL + product.get_absolute_url(),
+                    "unsubscribe_url": unsubscribe_url,
+                    "SITE_NAME": settings.SITE_NAME,
+                },
                 headers={
                     "List-Unsubscribe": f"<{unsubscribe_url}>",
                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                 },
             )
         )
-    with get_connection() as connection:
-        return connection.send_messages(messages) or 0
+    return send_all(messages)
