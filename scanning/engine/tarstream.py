@@ -53,7 +53,7 @@ class TarFormatError(ValueError):
     """The decompressed stream is not a well-formed tar archive."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TarEntry:
     name: str
     kind: str  # file, dir, symlink, hardlink, sparse (a file whose content is not read), other
@@ -413,13 +413,26 @@ def _number(field: bytes, what: str) -> int:
         raise TarFormatError(f"invalid {what} {text[:20]!r} in a header") from None
 
 
+def _octal(header: bytes, start: int, end: int, what: str) -> int:
+    """A numeric field: the common octal case parsed in place, anything else by ``_number``."""
+    stop = header.find(b"\x00", start, end)
+    try:
+        return int(header[start : end if stop < 0 else stop], 8)  # int() allows surrounding spaces
+    except ValueError:
+        return _number(header[start:end], what)
+
+
 def _parse_header(header: bytes) -> tuple[int, bytes, bytes, bytes, bool]:
     """(size, typeflag, name, linkname, has GNU sparse extension blocks) of a checked header block."""
-    stored = _number(header[148:156], "checksum")
-    # Unsigned sum of the block with the checksum field read as spaces. adler32's low half is
-    # 1 + the byte sum modulo 65521, exact for 256 bytes (at most 65280): two halves, in C.
-    total = (zlib.adler32(header[:256]) & 0xFFFF) + (zlib.adler32(header[256:]) & 0xFFFF) - 2
-    total += 256 - sum(header[148:156])
+    stored = _octal(header, 148, 156, "checksum")
+    # Unsigned sum of the block with the checksum field read as spaces (8 * 32). adler32's low half
+    # is 1 + the byte sum modulo 65521, exact for up to 256 bytes (at most 65280): sums in C.
+    total = (
+        (zlib.adler32(header[:256]) & 0xFFFF)
+        + (zlib.adler32(header[256:]) & 0xFFFF)
+        - (zlib.adler32(header[148:156]) & 0xFFFF)
+        + 255
+    )
     if total != stored:
         # Some old tars summed signed bytes.
         signed = (
@@ -429,17 +442,20 @@ def _parse_header(header: bytes) -> tuple[int, bytes, bytes, bytes, bool]:
         )
         if signed != stored:
             raise TarFormatError("bad header checksum: not a tar archive, or a damaged one")
-    size = _number(header[124:136], "size")
+    size = _octal(header, 124, 136, "size")
     if size < 0:
         raise TarFormatError("negative size in a header")
     typeflag = header[156:157]
-    name = _nts(header[:100])
-    if header[257:263] == _POSIX_MAGIC:
+    stop = header.find(b"\x00", 0, 100)
+    name = header[: 100 if stop < 0 else stop]
+    if header[345] and header[257:263] == _POSIX_MAGIC:
         prefix = _nts(header[345:500])
-        if prefix:
-            name = prefix + b"/" + name
+        name = prefix + b"/" + name
+    linkname = b""
+    if typeflag in (b"1", b"2"):
+        linkname = _nts(header[157:257])
     sparse_extended = typeflag == b"S" and header[482] != 0
-    return size, typeflag, name, _nts(header[157:257]), sparse_extended
+    return size, typeflag, name, linkname, sparse_extended
 
 
 def _pax_number(value: str, key: str) -> int:

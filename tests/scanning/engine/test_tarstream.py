@@ -386,3 +386,20 @@ def test_tar_format_error_is_a_value_error_for_callers_of_the_reader():
 
     with pytest.raises(TarFormatError):
         list(TarReader(chunks()).entries())
+
+
+def test_truncated_zstd_layer_fails_the_scan():
+    # zstandard's stream reader ends quietly on a cut frame; the diff id (always known in a scan)
+    # catches what is missing
+    tar = header(b"a", size=300_000) + body(bytes(range(256)) * 1171 + b"x" * 224) + END
+    blob = zstandard.ZstdCompressor().compress(tar)
+    with pytest.raises(ScanError, match=r"image config says|not a readable"):
+        read_layer(
+            io.BytesIO(blob[: len(blob) // 2]),
+            index=0,
+            wants=lambda _p: None,
+            limits=DEFAULT_LIMITS,
+            expected_digest=None,
+            expected_diff_id=sha(tar),
+            what="layer",
+        )
