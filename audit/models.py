@@ -45,6 +45,26 @@ class EventType(models.TextChoices):
     # registry
     DOWNLOAD = "registry.download", "Image downloaded"
     IMAGE_PROMOTED = "registry.image_promoted", "Image promoted to its customer-facing repository"
+    # billing: licences, money and payouts
+    LICENCE_GRANTED = "licence.granted", "Licence granted"
+    LICENCE_STATUS_CHANGED = "licence.status_changed", "Licence status changed"
+    LICENCE_CANCEL_REQUESTED = "licence.cancel_requested", "Licence cancellation requested"
+    CHECKOUT_STARTED = "billing.checkout_started", "Checkout started"
+    PAYMENT_RECEIVED = "billing.payment_received", "Payment received"
+    TAX_RECORDED = "billing.tax_recorded", "Tax recorded"
+    REFUND_REQUESTED = "billing.refund_requested", "Refund requested"
+    REFUND_RECORDED = "billing.refund_recorded", "Refund recorded"
+    DISPUTE_OPENED = "billing.dispute_opened", "Payment disputed"
+    CATALOG_SYNCED = "billing.catalog_synced", "Stripe prices synced"
+    PAYOUTS_ONBOARDING_STARTED = "payouts.onboarding_started", "Payouts onboarding started"
+    PAYOUTS_STATUS_CHANGED = "payouts.status_changed", "Payouts status changed"
+    # scanning
+    SCAN_REQUESTED = "scan.requested", "Image scan requested"
+    SCAN_COMPLETED = "scan.completed", "Image scan completed"
+    SCAN_FAILED = "scan.failed", "Image scan failed"
+    ADVISORIES_IMPORTED = "advisories.imported", "Vulnerability data imported"
+    SEVERITY_OVERRIDDEN = "severity.overridden", "Vulnerability severity overridden"
+    SEVERITY_OVERRIDE_REMOVED = "severity.override_removed", "Vulnerability severity override removed"
 
 
 class AuditEvent(models.Model):
