@@ -21,13 +21,12 @@ def token_request_retry_after(address: str) -> int | None:
     now = time.time()
     window = int(now // WINDOW)
     key = f"registry-token:{hashlib.sha256(address.encode()).hexdigest()[:32]}:{window}"
-    # add() writes only when absent, so the first request of a window sets its expiry.
-    cache.add(key, 0, timeout=WINDOW + 5)
+    # One round trip for every request but a window's first: incr() fails only on a missing key,
+    # and add() then writes only when absent, so the first request of a window sets its expiry.
     try:
         count = cache.incr(key)
-    except ValueError:  # expired between add() and incr()
-        cache.set(key, 1, timeout=WINDOW + 5)
-        count = 1
+    except ValueError:
+        count = 1 if cache.add(key, 1, timeout=WINDOW + 5) else cache.incr(key)
     if count > token_rate():
         return max(1, int((window + 1) * WINDOW - now))
     return None
