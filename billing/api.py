@@ -65,7 +65,7 @@ class LicenceSourceField(serializers.CharField):
 
 class LicenceSerializer(serializers.ModelSerializer):
     status = LicenceStatusField(read_only=True)
-    source = LicenceSourceField(read_only=True)
+    source = LicenceSourceField(read_only=True)  # type: ignore[assignment]  # the field is named "source"
     product = serializers.SerializerMethodField(help_text="publisher/slug of the product.")
     product_name = serializers.CharField(source="product.name", read_only=True)
     pull = serializers.SerializerMethodField(

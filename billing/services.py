@@ -288,6 +288,11 @@ def licence_cancel(*, user: User, licence: Licence) -> Licence:
         raise ValidationError("This licence is not active.", code="not_active")
     if licence.cancel_at_period_end:
         return licence
+    if licence.source == LicenceSource.PURCHASE and not licence.stripe_subscription_id:
+        raise ValidationError(
+            "A one-off purchase has nothing to renew, so nothing to cancel; ask the publisher for a refund.",
+            code="one_off",
+        )
     if licence.stripe_subscription_id:
         gateway.cancel_subscription_at_period_end(
             licence.stripe_subscription_id,

@@ -320,3 +320,21 @@ def test_superusers_replay_events_from_the_admin(client, admin_user, stripe_on: 
     event.refresh_from_db()
     assert event.processed_at is not None
     assert event.attempts == 1
+
+
+def test_a_one_off_purchase_cannot_be_cancelled(client, customer, catalog: Catalog) -> None:
+    licence = Licence.objects.create(
+        user=customer,
+        product=catalog.product,
+        tier_key=catalog.one_off.key,
+        tier_name="Lifetime",
+        status="active",
+        source="purchase",
+        stripe_payment_intent_id="pi_1",
+    )
+    client.force_login(customer)
+    assert f"/billing/licences/{licence.pk}/cancel/" not in client.get("/billing/licences/").content.decode()
+    response = client.post(f"/billing/licences/{licence.pk}/cancel/", follow=True)
+    assert "ask the publisher for a refund" in response.content.decode()
+    licence.refresh_from_db()
+    assert licence.status == "active"
