@@ -67,26 +67,39 @@ class TarEntry:
 class Hasher:
     """Feeds (hash, bytes) pairs to a helper thread; ``close()`` waits until every byte is hashed.
 
-    The queue is bounded, so at most ``depth`` chunks (a few MiB) wait to be hashed.
+    Pairs go over in batches of about ``batch`` bytes: fewer hand-offs between the threads (each
+    may wait for the GIL or for a core on a busy machine). The queue is bounded, so at most
+    ``depth`` batches (a few MiB) wait to be hashed.
     """
 
-    def __init__(self, depth: int = 16) -> None:
-        self._queue: queue.Queue[tuple[Any, bytes] | None] = queue.Queue(maxsize=depth)
+    def __init__(self, depth: int = 4, batch: int = 2 * 1024 * 1024) -> None:
+        self._queue: queue.Queue[list[tuple[Any, bytes]] | None] = queue.Queue(maxsize=depth)
+        self._batch = batch
+        self._pending: list[tuple[Any, bytes]] = []
+        self._pending_bytes = 0
         self._thread = threading.Thread(target=self._run, name="layer-hasher", daemon=True)
         self._thread.start()
         self._closed = False
 
     def _run(self) -> None:
         get = self._queue.get
-        while (item := get()) is not None:
-            item[0].update(item[1])
+        while (items := get()) is not None:
+            for digest, data in items:
+                digest.update(data)
 
     def update(self, digest: Any, data: bytes) -> None:
-        self._queue.put((digest, data))
+        self._pending.append((digest, data))
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= self._batch:
+            self._queue.put(self._pending)
+            self._pending, self._pending_bytes = [], 0
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            if self._pending:
+                self._queue.put(self._pending)
+                self._pending = []
             self._queue.put(None)
             self._thread.join()
 

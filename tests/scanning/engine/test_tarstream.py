@@ -300,6 +300,7 @@ def test_bounded_decompression_steps_for_a_gzip_bomb():
         stream.close()
     assert max(sizes) <= 256 * 1024
     assert stream.layer_bytes == len(tar)
+    assert (stream.digest, stream.diff_id) == (sha(blob), sha(tar))  # hashed in batches, in order
 
 
 # -- damage ----------------------------------------------------------------------------------------
