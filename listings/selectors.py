@@ -397,5 +397,7 @@ def tier_diff(submitted: Revision, live: Revision | None) -> tuple[list[TierDiff
 
 
 def scan_summary(revision: Revision) -> Any:
-    """The scan results of the revision's images, for the review page. Filled by the scanning app."""
-    return None
+    """The scan results of the revision's images, for the review page."""
+    from scanning.selectors import scan_summary_for_revision  # scanning's models import listings
+
+    return scan_summary_for_revision(revision)

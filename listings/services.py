@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -174,7 +175,24 @@ def missing_items(revision: Revision) -> list[str]:
             missing.append(f"{label}: a free product cannot have a price; set it to 0 or choose paid.")
     if revision.distribution == Distribution.PAID and tiers and all(t.price == 0 for t in tiers):
         missing.append("A paid product needs at least one tier with a price.")
+    if _has_paid_tier(revision, tiers) and not _payouts_enabled(revision.product.publisher):
+        missing.append(PAYOUTS_REQUIRED)
     return missing
+
+
+PAYOUTS_REQUIRED = (
+    "Connect a Stripe account and finish its onboarding (Payouts) before a paid tier can go live."
+)
+
+
+def _has_paid_tier(revision: Revision, tiers: list[Tier] | None = None) -> bool:
+    return any(t.price > 0 for t in (tiers if tiers is not None else revision.tiers.all()))
+
+
+def _payouts_enabled(publisher: Publisher) -> bool:
+    from billing.selectors import payouts_enabled  # billing's models import listings
+
+    return payouts_enabled(publisher)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -524,6 +542,10 @@ def revision_submit(*, actor: User, product: Product, message: str = "") -> Revi
         target=product,
         data={"revision": revision.number},
     )
+    # Each tier's staging image is scanned (queued on commit) so the review shows the results.
+    from scanning.services import scans_request_for_revision  # scanning's models import listings
+
+    scans_request_for_revision(revision=revision, requested_by=actor)
     return revision
 
 
@@ -566,9 +588,23 @@ def _decide(revision: Revision, *, actor: User, transition: str) -> tuple[Revisi
 @transaction.atomic
 def revision_approve(*, actor: User, revision: Revision, message: str = "") -> Revision:
     """Make ``revision`` live; the one it replaces is superseded. Subscribers hear about new images."""
+    from billing import tasks as billing_tasks
     from listings import tasks
+    from registry.services import PromotionError, promote_revision
 
+    if _has_paid_tier(revision) and not _payouts_enabled(revision.product.publisher):
+        raise ValidationError(PAYOUTS_REQUIRED, code="payouts_required")
     revision, product = _decide(revision, actor=actor, transition="approve")
+    if settings.REGISTRY_URL:
+        # Images are copied by digest before anything goes live; a failure rolls the decision
+        # back, so the revision stays in review and the moderator sees why.
+        try:
+            promote_revision(revision=revision)
+        except PromotionError as exc:
+            raise ValidationError(
+                f"The images could not be published, so the revision stays in review: {exc}",
+                code="promotion_failed",
+            ) from exc
     product.status = workflow.product_target("publish", product.status)
     previous = product.live_revision
     if previous is not None:
@@ -608,6 +644,7 @@ def revision_approve(*, actor: User, revision: Revision, message: str = "") -> R
         },
     )
     transaction.on_commit(lambda: tasks.send_review_decision.delay(comment.pk))
+    transaction.on_commit(lambda: billing_tasks.sync_catalog.delay(revision.pk))
     if updated:
         transaction.on_commit(lambda: tasks.notify_subscribers.delay(revision.pk))
     return revision

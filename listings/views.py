@@ -35,7 +35,7 @@ PAGE_SIZE = 24
 
 
 def registry_host() -> str:
-    return getattr(settings, "REGISTRY_PUBLIC_HOST", "registry.localhost:5000")
+    return str(settings.REGISTRY_PUBLIC_HOST)
 
 
 def _actor(request: HttpRequest) -> User:

@@ -60,8 +60,6 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env.str("SITE_NAME", default="Container Store")
-# The registry host customers see in `docker login` and `docker pull` commands.
-REGISTRY_PUBLIC_HOST = env.str("REGISTRY_PUBLIC_HOST", default="registry.localhost:5000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -185,6 +183,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "store.tasks.clear_expired_sessions",
         "schedule": timedelta(days=1),
     },
+    "billing-reconcile-stripe-events": {
+        "task": "billing.tasks.reconcile_events",
+        "schedule": timedelta(minutes=15),
+    },
 }
 
 # Files: S3 through django-storages when a bucket is named, else the local data folder.
@@ -274,6 +276,37 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# Docker Registry integration (registry/): the store is its token service and event sink.
+# Without REGISTRY_URL (the embedded default) approvals publish listings without copying images
+# and scans of staging images fail with "no registry configured".
+REGISTRY_URL = env.str("REGISTRY_URL", default="")
+REGISTRY_PUBLIC_HOST = env.str("REGISTRY_PUBLIC_HOST", default="127.0.0.1:5000")
+REGISTRY_SERVICE = env.str("REGISTRY_SERVICE", default="container-store-registry")
+REGISTRY_ISSUER = env.str("REGISTRY_ISSUER", default="container-store")
+REGISTRY_TOKEN_KEY_FILE = env.str(
+    "REGISTRY_TOKEN_KEY_FILE", default=str(DATA_DIR / "registry" / "token-signing.key")
+)
+REGISTRY_TOKEN_CERT_FILE = env.str(
+    "REGISTRY_TOKEN_CERT_FILE", default=str(DATA_DIR / "registry" / "token-signing.crt")
+)
+REGISTRY_EVENTS_SECRET = secret("REGISTRY_EVENTS_SECRET")
+REGISTRY_SERVICE_USERNAME = env.str("REGISTRY_SERVICE_USERNAME", default="store-service")
+REGISTRY_SERVICE_PASSWORD = secret("REGISTRY_SERVICE_PASSWORD")
+# Token requests allowed per client address per minute.
+REGISTRY_TOKEN_RATE = env.int("REGISTRY_TOKEN_RATE", default=600)
+SCAN_REGISTRY_TIMEOUT = env.float("SCAN_REGISTRY_TIMEOUT", default=30)
+SCAN_TIME_LIMIT = env.int("SCAN_TIME_LIMIT", default=3600)
+
+# Stripe: without STRIPE_SECRET_KEY the store runs and paid tiers say payment is not configured.
+STRIPE_SECRET_KEY = secret("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = secret("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")  # empty: Stripe's own API
+STRIPE_API_VERSION = env.str("STRIPE_API_VERSION", default="2026-10-28.endive")
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# The store's share of each sale before tax, in percent, taken as the Stripe application fee.
+STORE_REVENUE_SHARE_PERCENT = env.str("STORE_REVENUE_SHARE_PERCENT", default="20")
 
 # Audit events are kept at least this long; the purge refuses anything shorter.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=400)

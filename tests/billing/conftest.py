@@ -65,5 +65,5 @@ def catalog(personas: Personas, moderator: User) -> Catalog:
 def shop(stripe_on: FakeStripe, personas: Personas, catalog: Catalog) -> Catalog:
     """The catalog, Stripe configured, and acme able to take payments."""
     ready_payouts(personas.acme)
-    stripe_on.add_account("acct_test_publisher")
+    stripe_on.add_account("acct_test_acme")
     return catalog

@@ -57,6 +57,7 @@ def live_product(publisher: Publisher, owner: User, moderator: User, **overrides
     ]
     services.revision_save(actor=owner, product=product, changes=manifest(**overrides), tiers=tiers)
     services.screenshot_add(actor=owner, product=product, image=upload(1280, 800, name="shot.png"))
+    ready_payouts(publisher)  # paid tiers go live only with payouts enabled
     revision = services.revision_submit(actor=owner, product=product)
     services.revision_approve(actor=moderator, revision=revision)
     product.refresh_from_db()
@@ -64,14 +65,18 @@ def live_product(publisher: Publisher, owner: User, moderator: User, **overrides
     return Catalog(product=product, free=live["Free"], monthly=live["Standard"], one_off=live["Lifetime"])
 
 
-def ready_payouts(publisher: Publisher, account_id: str = "acct_test_publisher") -> PayoutAccount:
-    return PayoutAccount.objects.create(
+def ready_payouts(publisher: Publisher, account_id: str = "") -> PayoutAccount:
+    """The publisher's Stripe account, able to take charges and payouts (acct_test_<namespace>)."""
+    account, _ = PayoutAccount.objects.update_or_create(
         publisher=publisher,
-        stripe_account_id=account_id,
-        charges_enabled=True,
-        payouts_enabled=True,
-        details_submitted=True,
+        defaults={
+            "stripe_account_id": account_id or f"acct_test_{publisher.namespace}",
+            "charges_enabled": True,
+            "payouts_enabled": True,
+            "details_submitted": True,
+        },
     )
+    return account
 
 
 def post_event(

@@ -8,7 +8,7 @@ import pytest
 
 from audit.models import AuditEvent, EventType
 from billing import services
-from billing.models import Order, StripePrice
+from billing.models import Order, PayoutAccount, StripePrice
 from listings import services as listing_services
 from tests.billing.fake_stripe import FakeStripe
 from tests.billing.helpers import Catalog
@@ -48,7 +48,7 @@ def test_one_off_checkout_sends_a_destination_payment_with_fee_tax_and_metadata(
         "customer_creation": "always",
         "payment_intent_data": {
             "application_fee_amount": "1980",  # 20% of 99.00, before tax
-            "transfer_data": {"destination": "acct_test_publisher"},
+            "transfer_data": {"destination": "acct_test_acme"},
             "metadata": metadata,
         },
     }
@@ -68,7 +68,7 @@ def test_subscription_checkout_sends_fee_percent_destination_trial_and_metadata(
     assert call.params["mode"] == "subscription"
     assert call.params["subscription_data"] == {
         "application_fee_percent": "20",
-        "transfer_data": {"destination": "acct_test_publisher"},
+        "transfer_data": {"destination": "acct_test_acme"},
         "trial_period_days": "14",
         "metadata": call.params["metadata"],
     }
@@ -186,6 +186,8 @@ def test_api_checkout_of_a_free_tier_or_an_old_revision_is_refused(
 def test_payments_wait_for_the_publisher_payout_account(
     client, customer, catalog: Catalog, stripe_on: FakeStripe
 ) -> None:
+    """A live paid tier whose publisher's Stripe account later stopped taking payouts."""
+    PayoutAccount.objects.filter(publisher=catalog.product.publisher).update(payouts_enabled=False)
     client.force_login(customer)
     response = client.post(checkout_url(catalog, catalog.one_off), follow=True)
     assert "cannot take payments yet" in response.content.decode()

@@ -52,6 +52,20 @@ def tier_data(namespace: str = "acme", **overrides: Any) -> dict[str, Any]:
     return data
 
 
+def enable_payouts(publisher: Publisher) -> None:
+    """Paid tiers go live only once the publisher's Stripe account can take payouts."""
+    from billing.models import PayoutAccount
+
+    PayoutAccount.objects.update_or_create(
+        publisher=publisher,
+        defaults={
+            "stripe_account_id": f"acct_test_{publisher.namespace}",
+            "charges_enabled": True,
+            "payouts_enabled": True,
+        },
+    )
+
+
 def complete_product(
     publisher: Publisher, actor: User, *, name: str = "Acme Postgres", tiers: int = 2, **overrides: Any
 ) -> Product:
@@ -70,6 +84,8 @@ def complete_product(
     if overrides.get("distribution") == "free":
         for change in changes:
             change.data.update(price=Decimal("0"), trial_days=0)
+    if overrides.pop("payouts", True) and any(c.data["price"] > 0 for c in changes):
+        enable_payouts(publisher)
     services.revision_save(
         actor=actor, product=product, changes=manifest(name=name, **overrides), tiers=changes
     )

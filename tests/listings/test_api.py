@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from listings.models import Product, RevisionState
 from tests.images import upload
-from tests.listings.helpers import complete_product, published, submitted, tier_data
+from tests.listings.helpers import complete_product, enable_payouts, published, submitted, tier_data
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def test_catalog_detail(api_client, personas, moderator):
     data = api_client.get(f"/api/v1/products/acme/{product.slug}/").json()
     assert data["name"] == "Acme Postgres"
     assert [t["name"] for t in data["tiers"]] == ["Standard", "Free"]
-    assert data["tiers"][0]["pull"] == "docker pull registry.localhost:5000/acme/acme-postgres:15.4"
+    assert data["tiers"][0]["pull"] == "docker pull 127.0.0.1:5000/acme/acme-postgres:15.4"
     assert "staging_source" not in data["tiers"][0]
 
 
@@ -70,6 +70,7 @@ def test_catalog_api_runs_a_constant_number_of_queries(api_client, personas, mod
 
 
 def test_publisher_flow_over_the_api(api_client, personas, moderator):
+    enable_payouts(personas.acme)
     api_client.force_authenticate(personas.member)
     created = api_client.post("/api/v1/publishers/acme/products/", {"name": "Api Product"}, format="json")
     assert created.status_code == 201

@@ -23,7 +23,7 @@ from listings.models import (
 )
 from tests.factories import UserFactory
 from tests.images import upload
-from tests.listings.helpers import complete_product, manifest, published, submitted, tier_data
+from tests.listings.helpers import complete_product, make_moderator, manifest, published, submitted, tier_data
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -446,3 +446,30 @@ def test_unsubscribe_token_round_trip(personas, moderator):
 def test_manifest_helper_is_complete(personas):
     assert set(manifest()) == set(services.MANIFEST_FIELDS)
     assert Revision  # imported for readers: revisions carry the manifest
+
+
+def test_paid_tier_cannot_be_submitted_before_payouts_are_enabled(personas):
+    """Nobody could pay for it: submission lists the Stripe onboarding as a missing item."""
+    product = complete_product(personas.acme, personas.member, payouts=False)
+    with pytest.raises(ValidationError) as excinfo:
+        services.revision_submit(actor=personas.member, product=product)
+    assert services.PAYOUTS_REQUIRED in excinfo.value.messages
+
+
+def test_paid_tier_cannot_go_live_when_payouts_stopped_during_review(personas):
+    from billing.models import PayoutAccount
+
+    moderator = make_moderator()
+    revision = submitted(personas.acme, personas.member)
+    PayoutAccount.objects.filter(publisher=personas.acme).update(payouts_enabled=False)
+    with pytest.raises(ValidationError) as excinfo:
+        services.revision_approve(actor=moderator, revision=revision)
+    assert excinfo.value.code == "payouts_required"
+    revision.refresh_from_db()
+    assert revision.state == "in_review"
+
+
+def test_free_product_needs_no_payouts(personas):
+    moderator = make_moderator()
+    product = published(personas.acme, personas.member, moderator, distribution="free", payouts=False)
+    assert product.status == "published"

@@ -154,7 +154,7 @@ def test_preview_shows_the_draft_as_customers_will_see_it(client, personas):
     client.force_login(personas.viewer)
     content = client.get(f"/publishers/acme/products/{product.slug}/preview/").content.decode()
     assert "<strong>fastest</strong>" in content  # Markdown rendered
-    assert "docker pull registry.localhost:5000/acme/acme-postgres:15.4" in content
+    assert "docker pull 127.0.0.1:5000/acme/acme-postgres:15.4" in content
     assert "not available yet" in content
 
 

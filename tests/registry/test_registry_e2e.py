@@ -17,7 +17,7 @@ from registry import services, tokens
 from registry.models import RegistryEvent
 from registry.tokens import Access
 from tests.factories import UserFactory
-from tests.listings.helpers import make_moderator
+from tests.listings.helpers import enable_payouts, make_moderator
 from tests.registry.conftest import (
     Licences,
     Registry,
@@ -87,6 +87,26 @@ def test_a_viewer_cannot_push_and_another_publisher_cannot_pull_staging(
     assert "denied" in denied.stderr or "authentication required" in denied.stderr
 
 
+def test_approval_fails_and_stays_in_review_when_the_staging_image_is_missing(
+    registry: Registry, personas, scan_requests: ScanRequests, licences: Licences
+) -> None:
+    """Nothing was pushed to staging: the moderator is told why and nothing goes live."""
+    from django.core.exceptions import ValidationError
+
+    from listings.services import revision_approve
+
+    tier = make_tier(personas.acme, slug="nopush", state=RevisionState.IN_REVIEW, status="draft")
+    enable_payouts(personas.acme)
+    with pytest.raises(ValidationError) as excinfo:
+        revision_approve(actor=make_moderator(), revision=tier.revision)
+    assert excinfo.value.code == "promotion_failed"
+    assert "stays in review" in excinfo.value.messages[0]
+    tier.revision.refresh_from_db()
+    tier.revision.product.refresh_from_db()
+    assert (tier.revision.state, tier.revision.product.status) == ("in_review", "draft")
+    assert not AuditEvent.objects.filter(event_type=EventType.IMAGE_PROMOTED).exists()
+
+
 def test_approval_promotes_the_image_and_the_listing_goes_live(
     registry: Registry, personas, tmp_path: Path, scan_requests: ScanRequests, licences: Licences
 ) -> None:
@@ -97,9 +117,9 @@ def test_approval_promotes_the_image_and_the_listing_goes_live(
     editor = f"{personas.member.email}:{registry_token(personas.member)}"
     assert registry.push(image, "acme/promo-staging:1.0", editor).returncode == 0
     moderator = make_moderator()
+    enable_payouts(personas.acme)
 
-    services.promote_revision(revision=tier.revision)
-    revision_approve(actor=moderator, revision=tier.revision)
+    revision_approve(actor=moderator, revision=tier.revision)  # promotes, then goes live
 
     promoted = AuditEvent.objects.get(event_type=EventType.IMAGE_PROMOTED)
     assert promoted.data["digest"] == image.manifest_digest

@@ -328,6 +328,8 @@ class Command(BaseCommand):
         categories_ensure()
         categories = {c.slug: c for c in Category.objects.all()}
         created = 0
+        for publisher in publishers:
+            self._demo_payouts(publisher)
         for index, spec in enumerate(SPECS):
             publisher = publishers[index % len(publishers)]
             if Product.objects.filter(publisher=publisher, slug=slugify(spec.name)).exists():
@@ -336,6 +338,23 @@ class Command(BaseCommand):
                 self._load(spec, publisher, self._author(publisher), moderator, categories)
             created += 1
         self.stdout.write(f"Demo listings: {created} created, {len(SPECS) - created} already there.")
+
+    def _demo_payouts(self, publisher: Publisher) -> None:
+        """Demo publishers count as onboarded with Stripe, so their paid tiers may go live.
+
+        The account ids are placeholders: checkout against real Stripe needs real onboarding.
+        """
+        from billing.models import PayoutAccount
+
+        PayoutAccount.objects.get_or_create(
+            publisher=publisher,
+            defaults={
+                "stripe_account_id": f"acct_demo_{publisher.namespace}",
+                "charges_enabled": True,
+                "payouts_enabled": True,
+                "details_submitted": True,
+            },
+        )
 
     def _demo_publishers(self) -> list[Publisher]:
         result = []
