@@ -37,12 +37,14 @@ class Severity(models.TextChoices):
     CRITICAL = "critical", "Critical"
     MAJOR = "major", "Major"
     MINOR = "minor", "Minor"
+    # CVSS 0.0 is a known score that rates "None": below the store's Minor range (0.1-3.9).
+    NONE = "none", "None"
     UNKNOWN = "unknown", "Unknown"
 
 
-# Hours to fix after the publisher is notified; Minor and Unknown have no SLA.
+# Hours to fix after the publisher is notified; Minor, None and Unknown have no SLA.
 SLA_HOURS: dict[str, int] = {Severity.CRITICAL: 72, Severity.MAJOR: 7 * 24}
-SEVERITY_ORDER = [Severity.CRITICAL, Severity.MAJOR, Severity.MINOR, Severity.UNKNOWN]
+SEVERITY_ORDER = [Severity.CRITICAL, Severity.MAJOR, Severity.MINOR, Severity.NONE, Severity.UNKNOWN]
 
 
 class FixState(models.TextChoices):

@@ -62,7 +62,7 @@ def get_scan_for_viewer(user: Any, namespace: str, scan_id: int, *, min_role: Ro
 
 
 def severity_counts(scan: Scan) -> dict[str, int]:
-    """{critical, major, minor, unknown, fixable, total}, from the annotation when present."""
+    """{critical, major, minor, none, unknown, fixable, total}, from the annotation when present."""
     if hasattr(scan, "n_critical"):
         counts = {s: int(getattr(scan, f"n_{s}")) for s in Severity.values}
         counts["fixable"] = int(getattr(scan, "n_fixable", 0))

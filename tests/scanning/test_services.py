@@ -308,6 +308,7 @@ def test_summary_for_revision_counts_by_severity_and_names_critical_cves(
         "critical": 2,
         "major": 1,
         "minor": 0,
+        "none": 0,
         "unknown": 0,
         "fixable": 2,
         "total": 3,

@@ -95,6 +95,7 @@ def test_detail_page_shows_summary_layers_and_filters(client, personas, scan):
         "critical": 2,
         "major": 1,
         "minor": 0,
+        "none": 0,
         "unknown": 0,
         "fixable": 2,
         "total": 3,
