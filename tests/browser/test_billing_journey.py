@@ -42,7 +42,7 @@ def test_a_customer_gets_a_free_tier_buys_a_paid_one_and_cancels(
 ) -> None:
     catalog = live_product(personas.acme, personas.owner, make_moderator())
     ready_payouts(personas.acme)
-    fake_stripe.add_account("acct_test_publisher")
+    fake_stripe.add_account("acct_test_acme")
     customer = UserFactory(email="carol@customer.example.com", full_name="Carol Customer")
     tiers_page = f"/billing/products/acme/{catalog.product.slug}/"
 
@@ -89,4 +89,4 @@ def test_a_customer_gets_a_free_tier_buys_a_paid_one_and_cancels(
     assert statuses == {"Free": "cancelled", "Lifetime": "active"}
     assert LedgerEntry.objects.filter(kind="payment", customer=customer).count() == 1
     [call] = fake_stripe.calls("POST", "/v1/checkout/sessions")
-    assert call.params["payment_intent_data"]["transfer_data"] == {"destination": "acct_test_publisher"}
+    assert call.params["payment_intent_data"]["transfer_data"] == {"destination": "acct_test_acme"}
