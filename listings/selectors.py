@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, cast, overload
 
+from django.contrib.postgres.search import SearchVectorField
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Field, FloatField, Prefetch, Q, QuerySet, Value
+from django.db.models import Case, Count, F, Field, FloatField, Func, Prefetch, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -155,6 +159,10 @@ class SearchParams:
             sort=sort if sort in SORTS else "relevance",
         )
 
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.category or self.kind or self.pricing or self.certified or self.publisher)
+
 
 @dataclass
 class Facet:
@@ -165,96 +173,185 @@ class Facet:
 
 @dataclass
 class SearchFacets:
+    """Counts per facet value. With ``capped`` they are lower bounds, counted in the first
+    ``RESULT_CAP`` matches only (the page says so)."""
+
     categories: list[Facet] = field(default_factory=list)
     kinds: list[Facet] = field(default_factory=list)
     pricing: list[Facet] = field(default_factory=list)
     certified: int = 0
     publishers: list[Facet] = field(default_factory=list)
     total: int = 0
+    capped: bool = False
+
+
+class Cards(Sequence[Product]):
+    """Products in a given order, fetched a slice at a time as catalog cards (what a Paginator needs).
+
+    A slice costs two queries: the ids of the slice in order, reading the products table alone,
+    then those products with what the cards show. Joining first would join every match before
+    the ordering picks the page.
+    """
+
+    def __init__(self, ordered: QuerySet[Product], count: int) -> None:
+        self._ordered = ordered  # not "ordered": Paginator reads that as QuerySet.ordered
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Product: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Product]: ...
+    def __getitem__(self, index: int | slice) -> Product | list[Product]:
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        ids = list(self._ordered.values_list("id", flat=True)[index])
+        cards = _for_cards(Product.objects.filter(id__in=ids)).in_bulk()
+        return [cards[pk] for pk in ids if pk in cards]
+
+
+@dataclass
+class SearchResult:
+    """One search: its facets, how many products match, and the products in order.
+
+    When more than ``RESULT_CAP`` products match, ``total`` is ``RESULT_CAP + 1`` ("1,000+"), and
+    only the best ``RESULT_CAP`` are paged through: narrowing the search shows the rest.
+    """
+
+    products: Cards
+    facets: SearchFacets
+    total: int
+
+    @property
+    def capped(self) -> bool:
+        return self.total > RESULT_CAP
+
+
+# Counts, facets and relevance ranking are exact up to this many matches. Beyond it a search is
+# "broad" (a word in a tenth of the catalog): counting or ranking every match would make the page
+# as slow as the catalog is big, so it counts up to the cap and ranks a bounded set of candidates.
+RESULT_CAP = 1_000
+RANK_CANDIDATES = 500
+FACETS_CACHE_SECONDS = 60
+MODE_ALL, MODE_WORDS, MODE_SIMILAR, MODE_SUBSTRING = "all", "words", "similar", "substring"
 
 
 def search_terms(q: str) -> list[str]:
     return re.findall(r"\w+", q.lower())[:MAX_TERMS]
 
 
+def _words_query(terms: list[str]) -> Any:
+    from django.contrib.postgres.search import SearchQuery
+
+    # Every word, each as a prefix: "postg" finds PostgreSQL while the visitor is still typing.
+    return SearchQuery(" & ".join(f"{term}:*" for term in terms), search_type="raw", config=SEARCH_CONFIG)
+
+
+class NameVector(Func):
+    """The product name's own text-search vector, matching the expression index of migration 0004.
+
+    It finds name matches (the best-ranked ones) with an index, without reading every match.
+    """
+
+    template = f"to_tsvector('{SEARCH_CONFIG}'::regconfig, (%(expressions)s)::text)"
+    output_field = SearchVectorField()
+
+
+def _mode(queryset: QuerySet[Product], terms: list[str]) -> str:
+    """How ``terms`` are matched: by words, or, when no word matches (a typo), by name similarity."""
+    if not terms:
+        return MODE_ALL
+    if connection.vendor != "postgresql":
+        return MODE_SUBSTRING
+    return MODE_WORDS if queryset.filter(search_vector=_words_query(terms)).exists() else MODE_SIMILAR
+
+
+def _matching(queryset: QuerySet[Product], terms: list[str], mode: str) -> QuerySet[Product]:
+    if mode == MODE_WORDS:
+        return queryset.filter(search_vector=_words_query(terms))
+    if mode == MODE_SIMILAR:
+        return queryset.filter(name__trigram_word_similar=" ".join(terms))
+    if mode == MODE_SUBSTRING:
+        match = Q()
+        for term in terms:
+            match &= (
+                Q(name__icontains=term)
+                | Q(live_revision__tags__icontains=term)
+                | Q(live_revision__short_description__icontains=term)
+                | Q(live_revision__long_description__icontains=term)
+                | Q(publisher__legal_name__icontains=term)
+                | Q(publisher__namespace__icontains=term)
+            )
+        return queryset.filter(match)
+    return queryset
+
+
+def _ranked(queryset: QuerySet[Product], terms: list[str], mode: str) -> QuerySet[Product]:
+    """``queryset`` annotated with ``relevance``: weighted full-text rank, name similarity for
+    typos, or (SQLite) whether the name holds the first word."""
+    if mode == MODE_WORDS:
+        from django.contrib.postgres.search import SearchRank
+
+        return queryset.annotate(relevance=Coalesce(SearchRank(F("search_vector"), _words_query(terms)), 0.0))
+    if mode == MODE_SIMILAR:
+        from django.contrib.postgres.search import TrigramWordSimilarity
+
+        return queryset.annotate(relevance=TrigramWordSimilarity(" ".join(terms), "name"))
+    if mode == MODE_SUBSTRING:
+        return queryset.annotate(
+            relevance=Case(
+                When(name__icontains=terms[0], then=Value(2.0)), default=Value(1.0), output_field=FloatField()
+            )
+        )
+    return queryset.annotate(relevance=Value(0.0, output_field=FloatField()))
+
+
 def apply_search(queryset: QuerySet[Product], q: str) -> QuerySet[Product]:
-    """Products matching ``q``, annotated with ``relevance``.
+    """Products of ``queryset`` matching ``q``, annotated with ``relevance``.
 
     PostgreSQL: weighted full-text search on the stored vector (prefix-matching every word), or
     a trigram word similarity on the name for typos. Elsewhere: a substring match.
     """
     terms = search_terms(q)
-    if not terms:
-        return queryset.annotate(relevance=Value(0.0, output_field=FloatField()))
-    if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
-
-        text = " ".join(terms)
-        query = SearchQuery(
-            " & ".join(f"{term}:*" for term in terms), search_type="raw", config=SEARCH_CONFIG
-        )
-        matches = queryset.filter(search_vector=query)
-        if matches.exists():
-            return matches.annotate(relevance=Coalesce(SearchRank(F("search_vector"), query), 0.0))
-        # Nothing matched the words as typed: look for names with similar words (typos).
-        return queryset.filter(name__trigram_word_similar=text).annotate(
-            relevance=TrigramWordSimilarity(text, "name")
-        )
-    match = Q()
-    for term in terms:
-        match &= (
-            Q(name__icontains=term)
-            | Q(live_revision__tags__icontains=term)
-            | Q(live_revision__short_description__icontains=term)
-            | Q(live_revision__long_description__icontains=term)
-            | Q(publisher__legal_name__icontains=term)
-            | Q(publisher__namespace__icontains=term)
-        )
-    from django.db.models import Case, When
-
-    return queryset.filter(match).annotate(
-        relevance=Case(
-            When(name__icontains=terms[0], then=Value(2.0)), default=Value(1.0), output_field=FloatField()
-        )
-    )
+    mode = _mode(queryset, terms)
+    return _ranked(_matching(queryset, terms, mode), terms, mode)
 
 
-def _filtered(params: SearchParams, *, skip: str = "") -> QuerySet[Product]:
-    queryset = apply_search(catalog(), params.q)
-    if params.category and skip != "category":
+def _filter(queryset: QuerySet[Product], params: SearchParams) -> QuerySet[Product]:
+    if params.category:
         queryset = queryset.filter(category__slug=params.category)
-    if params.kind and skip != "kind":
+    if params.kind:
         queryset = queryset.filter(kind=params.kind)
-    if params.pricing and skip != "pricing":
+    if params.pricing:
         queryset = queryset.filter(distribution=params.pricing)
-    if params.certified and skip != "certified":
+    if params.certified:
         queryset = queryset.filter(is_certified=True)
-    if params.publisher and skip != "publisher":
+    if params.publisher:
         queryset = queryset.filter(publisher__namespace=params.publisher)
     return queryset
 
 
-def search_products(params: SearchParams) -> QuerySet[Product]:
-    """The catalog filtered and sorted by ``params``, ready for a page of cards."""
-    queryset = _for_cards(_filtered(params))
-    if params.sort == "newest":
-        return queryset.order_by("-first_published_at", "-id")
-    if params.sort == "name":
-        return queryset.order_by("name", "id")
-    if params.q:
-        return queryset.order_by(F("relevance").desc(), "name", "id")
-    return queryset.order_by("-is_featured", "-first_published_at", "-id")
+def _first(queryset: QuerySet[Product], limit: int) -> QuerySet[Product, Any]:
+    """The ids of the first ``limit`` products of ``queryset`` in whatever order is cheapest."""
+    return queryset.order_by().values("id")[:limit]
 
 
-def search_facets(params: SearchParams) -> SearchFacets:
-    """Counts per facet value, and the total, from one grouped query over the search matches.
+def _facet_rows(terms: list[str], mode: str) -> list[dict[str, Any]]:
+    """Matches grouped by every facet column, over the first ``RESULT_CAP + 1`` matches.
 
-    Each facet counts with every other filter applied but its own, so choosing a category still
-    shows how many results the other categories hold. Every filtered column is in the group key,
-    so the filters can be applied to the grouped rows here.
+    Broad searches (more rows than the cap, browsing without words too) keep their rows in the
+    cache for a minute: their counts are lower bounds anyway, and the same broad words come back
+    often. Narrower ones are always counted afresh, so a newly approved product shows at once.
     """
+    key = "listings:facets:" + hashlib.sha256(f"{mode}:{' '.join(terms)}".encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is not None:
+        return cast(list[dict[str, Any]], cached)
+    sample = _first(_matching(catalog(), terms, mode), RESULT_CAP + 1)
     grouped: Any = (
-        apply_search(catalog(), params.q)
+        Product.objects.filter(id__in=sample)
         .values(
             "category__slug",
             "category__name",
@@ -268,6 +365,18 @@ def search_facets(params: SearchParams) -> SearchFacets:
         .order_by()
     )
     rows: list[dict[str, Any]] = list(grouped)
+    if sum(row["n"] for row in rows) > RESULT_CAP:
+        cache.set(key, rows, FACETS_CACHE_SECONDS)
+    return rows
+
+
+def _facets(params: SearchParams, rows: list[dict[str, Any]]) -> SearchFacets:
+    """Counts per facet value from the grouped rows.
+
+    Each facet counts with every other filter applied but its own, so choosing a category still
+    shows how many results the other categories hold. Every filtered column is in the group key,
+    so the filters can be applied to the grouped rows here.
+    """
     checks = {
         "category": lambda r: not params.category or r["category__slug"] == params.category,
         "kind": lambda r: not params.kind or r["kind"] == params.kind,
@@ -290,7 +399,7 @@ def search_facets(params: SearchParams) -> SearchFacets:
             for (v, lbl), n in sorted(counts.items(), key=lambda item: (-item[1], item[0][1]))
         ]
 
-    facets = SearchFacets()
+    facets = SearchFacets(capped=sum(row["n"] for row in rows) > RESULT_CAP)
     facets.total = sum(row["n"] for row in rows if all(check(row) for check in checks.values()))
     facets.categories = [
         f for f in ordered(counted("category", "category__slug", "category__name")) if f.value != "None"
@@ -306,6 +415,56 @@ def search_facets(params: SearchParams) -> SearchFacets:
         n for (v, _), n in counted("certified", "is_certified", "is_certified").items() if v == "True"
     )
     return facets
+
+
+def _candidates(params: SearchParams, matches: QuerySet[Product], terms: list[str], mode: str) -> Any:
+    """Ids of a bounded set of matches that holds the best-ranked ones.
+
+    Names weigh most in the rank, so the candidates are the matches whose name holds the words
+    (an index finds them) and, for searches that match few names, the first other matches. When
+    no more than ``RANK_CANDIDATES`` names match, the best results are the exact ones.
+    """
+    first = _first(matches, RANK_CANDIDATES)
+    if mode != MODE_WORDS:
+        return first
+    # The name is in the search vector too, so a name match needs no second test on the vector.
+    in_name = catalog().alias(name_vector=NameVector("name")).filter(name_vector=_words_query(terms))
+    return first.union(_first(_filter(in_name, params), RANK_CANDIDATES))
+
+
+def search(params: SearchParams) -> SearchResult:
+    """The catalog filtered and sorted by ``params``, with its facets, in a bounded amount of work.
+
+    Up to ``RESULT_CAP`` matches everything is exact. Beyond, the total and the facet counts are
+    lower bounds ("1,000+") and relevance ranks a bounded candidate set (see ``_candidates``).
+    """
+    terms = search_terms(params.q)
+    # Words first; the facet rows tell whether any product holds them. (Asking first with an
+    # EXISTS ... LIMIT 1 lets the planner scan the table for rare words it cannot estimate.)
+    mode = MODE_WORDS if terms and connection.vendor == "postgresql" else _mode(catalog(), terms)
+    rows = _facet_rows(terms, mode)
+    if mode == MODE_WORDS and not rows:
+        mode = MODE_SIMILAR  # no product holds the words: a typo, look for similar names
+        rows = _facet_rows(terms, mode)
+    facets = _facets(params, rows)
+    matches = _filter(_matching(catalog(), terms, mode), params)
+    total = facets.total
+    if facets.capped and params.has_filters:
+        total = _first(matches, RESULT_CAP + 1).count()  # the filters may bring it under the cap
+    elif facets.capped:
+        total = RESULT_CAP + 1
+    if params.sort == "newest":
+        ordered = matches.order_by("-first_published_at", "-id")
+    elif params.sort == "name":
+        ordered = matches.order_by("name", "id")
+    elif terms and total > RESULT_CAP:
+        candidates = Product.objects.filter(id__in=_candidates(params, matches, terms, mode))
+        ordered = _ranked(candidates, terms, mode).order_by(F("relevance").desc(), "name", "id")
+    elif terms:
+        ordered = _ranked(matches, terms, mode).order_by(F("relevance").desc(), "name", "id")
+    else:
+        ordered = matches.order_by("-is_featured", "-first_published_at", "-id")
+    return SearchResult(products=Cards(ordered, min(total, RESULT_CAP)), facets=facets, total=total)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -62,9 +62,8 @@ def _body_context(
 
 def search(request: HttpRequest) -> HttpResponse:
     params = selectors.SearchParams.from_query(request.GET)
-    facets = selectors.search_facets(params)
-    paginator = Paginator(selectors.search_products(params), PAGE_SIZE)
-    paginator.__dict__["count"] = facets.total  # known from the facet query: saves a COUNT(*) scan
+    result = selectors.search(params)
+    paginator = Paginator(result.products, PAGE_SIZE)  # its count is known: no COUNT(*) over the matches
     page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -74,7 +73,9 @@ def search(request: HttpRequest) -> HttpResponse:
         {
             "params": params,
             "page": page,
-            "facets": facets,
+            "result": result,
+            "facets": result.facets,
+            "cap": selectors.RESULT_CAP,
             "sorts": selectors.SORTS,
             "querystring": query.urlencode(),
         },
