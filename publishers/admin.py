@@ -3,18 +3,34 @@
 Moderators (store.roles.MODERATORS_GROUP) hold only the view permissions, so the admin shows them
 everything read-only. Invitations are created from the publisher's own pages, where the email
 with the one-time link is sent; the admin cannot create them.
+
+What a superuser changes here is audited like the same change made by the publisher (with
+``"via": "admin"`` in the event's data), in the admin's own transaction.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from publishers.models import Invitation, Membership, Publisher
+from accounts.models import User
+from audit.models import EventType
+from audit.services import record
+from publishers.models import Invitation, Membership, Publisher, Role
+
+VIA_ADMIN = {"via": "admin"}
+
+
+def _actor(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
 
 
 def _logo_img(publisher: Publisher, size: int) -> SafeString | str:
@@ -29,8 +45,31 @@ def _logo_img(publisher: Publisher, size: int) -> SafeString | str:
     )
 
 
+class MembershipInlineForm(forms.ModelForm[Membership]):
+    class Meta:
+        model = Membership
+        fields = ["user", "role"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A row is one person's membership; another person means removing it and adding a new one.
+        if self.instance.pk is not None:
+            self.fields["user"].disabled = True
+
+
+class MembershipInlineFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        had_owner = any(form.initial.get("role") == Role.OWNER for form in self.initial_forms)
+        kept = [form.cleaned_data for form in self.forms if not form.cleaned_data.get("DELETE")]
+        if had_owner and not any(data.get("role") == Role.OWNER for data in kept):
+            raise ValidationError("A publisher keeps at least one owner; make someone else an owner first.")
+
+
 class MembershipInline(admin.TabularInline[Membership, Publisher]):
     model = Membership
+    form = MembershipInlineForm
+    formset = MembershipInlineFormSet
     extra = 0
     fields = ["user", "role", "created_at"]
     readonly_fields = ["created_at"]
@@ -84,6 +123,70 @@ class PublisherAdmin(admin.ModelAdmin[Publisher]):
         ),
     ]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Publisher | None = None) -> bool:
+        # A tenant's listings, licences and audit trail refer to it; it is never deleted from here.
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Publisher, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            record(
+                event_type=EventType.PUBLISHER_CREATED,
+                actor=_actor(request),
+                publisher=obj,
+                target=obj,
+                data={"namespace": obj.namespace, **VIA_ADMIN},
+            )
+        elif form.changed_data:
+            record(
+                event_type=EventType.PUBLISHER_PROFILE_CHANGED,
+                actor=_actor(request),
+                publisher=obj,
+                target=obj,
+                data={"fields": sorted(form.changed_data), **VIA_ADMIN},
+            )
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not Membership:
+            super().save_formset(request, form, formset, change)
+            return
+        actor, publisher = _actor(request), form.instance
+        roles_before = {row.instance.pk: row.initial.get("role") for row in formset.initial_forms}
+        formset.save(commit=False)
+        for membership in formset.deleted_objects:
+            record(
+                event_type=EventType.MEMBER_REMOVED,
+                actor=actor,
+                publisher=publisher,
+                target=membership,
+                data={"email": membership.user.email, "role": roles_before[membership.pk], **VIA_ADMIN},
+            )
+            membership.delete()
+        for membership in formset.new_objects:
+            membership.save()
+            record(
+                event_type=EventType.MEMBER_JOINED,
+                actor=actor,
+                publisher=publisher,
+                target=membership,
+                data={"role": membership.role, **VIA_ADMIN},
+            )
+        for membership, fields in formset.changed_objects:
+            membership.save()
+            if "role" in fields:
+                record(
+                    event_type=EventType.MEMBER_ROLE_CHANGED,
+                    actor=actor,
+                    publisher=publisher,
+                    target=membership,
+                    data={
+                        "email": membership.user.email,
+                        "from": roles_before[membership.pk],
+                        "to": membership.role,
+                        **VIA_ADMIN,
+                    },
+                )
+
     def get_readonly_fields(self, request: HttpRequest, obj: Publisher | None = None) -> list[str]:
         # The namespace names the publisher's repositories in the registry: fixed once created.
         fields = list(super().get_readonly_fields(request, obj))
@@ -122,6 +225,10 @@ class InvitationAdmin(admin.ModelAdmin[Invitation]):
     exclude = ["token_hash"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Invitation | None = None) -> bool:
+        # Revoking (from the publisher's members page) keeps the record; deleting would erase it.
         return False
 
     @admin.display(description="Status")

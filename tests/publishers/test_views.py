@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from audit.models import AuditEvent, EventType
 from publishers import services
@@ -213,9 +214,15 @@ def test_step_one_refuses_a_file_over_the_size_limit(personas, login, profile_da
     ],
 )
 def test_step_one_bad_input_gets_a_specific_message(personas, login, profile_data, overrides, field, message):
-    response = login(personas.viewer).post(url("create"), profile_data(**overrides))
+    data = profile_data(**overrides)
+    response = login(personas.viewer).post(url("create"), data)
     assert response.status_code == 200
     assert any(message in error for error in field_errors(response)[field]), field_errors(response)
+    html = response.content.decode()
+    # What was typed is kept, the refused value included, so it can be corrected in place.
+    assert 'value="Initech LLC"' in html
+    if field != "logo":
+        assert f'value="{escape(data[field])}"' in html
     assert Publisher.objects.count() == 2
 
 
