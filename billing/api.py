@@ -69,7 +69,7 @@ class LicenceSerializer(serializers.ModelSerializer):
     product = serializers.SerializerMethodField(help_text="publisher/slug of the product.")
     product_name = serializers.CharField(source="product.name", read_only=True)
     pull = serializers.SerializerMethodField(
-        help_text="The docker pull command, while the licence allows pulls."
+        help_text="The docker pull command, while the licence holder may pull the tier; null otherwise."
     )
 
     class Meta:
@@ -98,7 +98,9 @@ class LicenceSerializer(serializers.ModelSerializer):
     def get_pull(self, licence: Licence) -> str | None:
         tiers: dict[Any, Tier] = self.context.get("tiers", {})
         tier = tiers.get((licence.product_id, licence.tier_key))
-        if tier is None or not licence.allows_pull:
+        request = self.context.get("request")
+        user = request.user if request is not None else licence.user
+        if tier is None or not selectors.may_pull_licensed(user=user, licence=licence, live_tier=tier):
             return None
         host = getattr(settings, "REGISTRY_PUBLIC_HOST", "registry.localhost:5000")
         return f"docker pull {host}/{tier.repository}:{tier.tag}"
@@ -153,7 +155,7 @@ class TierAcceptLicence(APIView):
             user=_actor(request), tier=tier, accepted=data.validated_data["accept_licence"]
         )
         licence = selectors.get_licence_for_user(request.user, licence.pk)
-        context = {"tiers": selectors.live_tiers_for([licence])}
+        context = {"request": request, "tiers": selectors.live_tiers_for([licence])}
         return Response(LicenceSerializer(licence, context=context).data, status=status.HTTP_201_CREATED)
 
 
@@ -189,7 +191,7 @@ class LicenceCancel(APIView):
         except gateway.GatewayError as exc:
             raise _gateway_error(exc) from exc
         licence = selectors.get_licence_for_user(request.user, licence_id)
-        context = {"tiers": selectors.live_tiers_for([licence])}
+        context = {"request": request, "tiers": selectors.live_tiers_for([licence])}
         return Response(LicenceSerializer(licence, context=context).data)
 
 

@@ -74,6 +74,7 @@ class Licence(models.Model):
             models.UniqueConstraint(fields=["user", "product", "tier_key"], name="licence_unique_tier"),
         ]
         indexes = [models.Index(fields=["product", "tier_key", "status"], name="licence_tier_status")]
+        permissions = [("grant_licence", "Can grant a licence without payment")]
 
     def __str__(self) -> str:
         return f"{self.user} · {self.product} · {self.tier_name} ({self.status})"

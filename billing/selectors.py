@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,23 @@ def _holds_licence(user: Any, product_id: int, tier_key: uuid.UUID) -> bool:
     )
 
 
+def _pull_rule(*, user: Any, product: Product, tier_is_live: bool, holds: Callable[[], bool]) -> bool:
+    """The rule behind ``may_pull``, on rows already loaded; ``holds`` answers whether the user
+    holds a current licence of the tier (asked only when the rule needs it)."""
+    if product.live_revision is None or not tier_is_live:
+        return False
+    if product.status not in (ProductStatus.PUBLISHED, ProductStatus.ON_HOLD):
+        return False
+    if product.status == ProductStatus.ON_HOLD:
+        return holds()
+    policy = product.live_revision.access_policy
+    if policy == AccessPolicy.EVERYONE:
+        return True
+    if policy == AccessPolicy.LOGGED_IN:
+        return bool(user is not None and user.is_authenticated and user.is_active)
+    return holds()
+
+
 def may_pull(*, user: Any, tier: Tier) -> bool:
     """Whether ``user`` (possibly anonymous) may pull ``tier``'s repository right now.
 
@@ -50,16 +68,29 @@ def may_pull(*, user: Any, tier: Tier) -> bool:
         return False
     if product.status not in (ProductStatus.PUBLISHED, ProductStatus.ON_HOLD):
         return False
-    if not Tier.objects.filter(revision=product.live_revision, key=tier.key).exists():
-        return False
-    if product.status == ProductStatus.ON_HOLD:
-        return _holds_licence(user, product.pk, tier.key)
-    policy = product.live_revision.access_policy
-    if policy == AccessPolicy.EVERYONE:
-        return True
-    if policy == AccessPolicy.LOGGED_IN:
-        return bool(user is not None and user.is_authenticated and user.is_active)
-    return _holds_licence(user, product.pk, tier.key)
+    return _pull_rule(
+        user=user,
+        product=product,
+        tier_is_live=Tier.objects.filter(revision=product.live_revision, key=tier.key).exists(),
+        holds=lambda: _holds_licence(user, product.pk, tier.key),
+    )
+
+
+def may_pull_licensed(*, user: Any, licence: Licence, live_tier: Tier | None) -> bool:
+    """``may_pull`` for ``user``, the holder of ``licence``, without a query, for pages and lists:
+    the licence's product must come with its live revision and ``live_tier`` is the live copy of
+    the licensed tier (``live_tiers_for``), or None when it is no longer offered."""
+
+    def holds() -> bool:
+        return bool(
+            user is not None
+            and user.is_authenticated
+            and user.is_active
+            and licence.user_id == user.pk
+            and licence.allows_pull
+        )
+
+    return _pull_rule(user=user, product=licence.product, tier_is_live=live_tier is not None, holds=holds)
 
 
 def licences_for_user(user: Any) -> QuerySet[Licence]:
@@ -120,7 +151,7 @@ def get_live_tier_by_key(product_id: int, tier_key: uuid.UUID) -> Tier:
 
 def get_order_for_user(user: Any, public_id: uuid.UUID) -> Order:
     order = (
-        Order.objects.select_related("product", "product__publisher", "licence")
+        Order.objects.select_related("product", "product__publisher", "product__live_revision", "licence")
         .filter(user_id=user.pk, public_id=public_id)
         .first()
     )

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.models import EventType
+from audit.models import AuditEvent, EventType
 from audit.services import record
 from billing import gateway
 from billing.models import (
@@ -70,6 +70,26 @@ def store_fee(amount_before_tax: int) -> int:
 
 def _site_url(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
+
+
+def _notify(kind: str, licence: Licence, **data: Any) -> None:
+    """Email the customer about ``licence`` once the current transaction commits (see
+    ``billing.tasks.send_licence_email`` for the kinds). A rolled-back write sends nothing."""
+    from billing import tasks  # tasks import this module
+
+    licence_id = licence.pk
+    transaction.on_commit(lambda: tasks.send_licence_email.delay(kind, licence_id, data), robust=True)
+
+
+def _first_notice(event_type: EventType, licence: Licence, notice: str) -> bool:
+    """Whether the audit log has no ``event_type`` about ``licence`` for ``notice`` yet: the notices
+    that are not tied to a ledger row (failed payments, trials ending) are sent once each."""
+    return not AuditEvent.objects.filter(
+        event_type=event_type,
+        target_type=licence._meta.label_lower,
+        target_id=str(licence.pk),
+        data__notice=notice,
+    ).exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,30 +274,62 @@ def licence_accept(*, user: User, tier: Tier, accepted: bool) -> Licence:
             "licence_url": licence.licence_url,
         },
     )
+    _notify("licence_granted", licence)
     return licence
 
 
 @transaction.atomic
-def licence_grant(*, actor: User, user: User, tier: Tier, period_end: datetime | None = None) -> Licence:
-    """Store staff give ``user`` the tier without payment (support cases, partners)."""
+def licence_grant(
+    *, actor: User, user: User, tier: Tier, period_end: datetime | None = None, reason: str = ""
+) -> Licence:
+    """Store staff give ``user`` the tier without payment (support cases, partners), until
+    ``period_end`` or for good. Audited with the reason; the customer is told by email."""
     product = tier.revision.product
-    licence, _ = _locked_licence(
+    if product.live_revision_id != tier.revision_id:
+        raise ValidationError("Only tiers of the live listing can be granted.", code="not_offered")
+    if product.status not in (ProductStatus.PUBLISHED, ProductStatus.ON_HOLD):
+        raise ValidationError("This product is not available, so its tiers cannot be granted.")
+    if period_end is not None and period_end <= timezone.now():
+        raise ValidationError({"period_end": ["The end of the licence must be in the future."]})
+    if not user.is_active:
+        raise ValidationError("This account is deactivated.", code="inactive_user")
+    licence, created = _locked_licence(
         user_id=user.pk,
         product=product,
         tier_key=tier.key,
         defaults={**_snapshot(tier), "source": LicenceSource.STAFF},
     )
+    if not created and licence.stripe_subscription_id and licence.allows_pull:
+        raise ValidationError(
+            "This customer pays for this tier by subscription; Stripe's events would override a grant. "
+            "Cancel or refund the subscription first.",
+            code="subscribed",
+        )
+    before = licence.status
+    if created or not licence.allows_pull:
+        for name, value in _snapshot(tier).items():
+            setattr(licence, name, value)
     licence.status = LicenceStatus.ACTIVE
     licence.source = LicenceSource.STAFF
     licence.current_period_end = period_end
+    licence.cancel_at_period_end = False
     licence.save()
     record(
         event_type=EventType.LICENCE_GRANTED,
         actor=actor,
         publisher=product.publisher,
         target=licence,
-        data={"source": LicenceSource.STAFF, "tier": tier.name, "user": user.email},
+        data={
+            "source": LicenceSource.STAFF,
+            "tier": tier.name,
+            "tier_key": str(tier.key),
+            "user": user.email,
+            "status_before": "" if created else before,
+            "period_end": period_end.isoformat() if period_end else None,
+            "reason": reason,
+        },
     )
+    _notify("licence_granted", licence)
     return licence
 
 
@@ -676,11 +728,24 @@ def _licence_from_order(order: Order, *, source: LicenceSource) -> Licence:
 
 def _licence_for_paid_order(order: Order) -> Licence:
     """The licence an order pays for. The first event of a new order brings back a licence that
-    was refunded before (the customer bought again); replays of old events do not."""
+    was refunded before (the customer bought again); replays of old events do not.
+
+    The first event that completes a trial order emails "licence granted" (a trial has no
+    payment, so no receipt); paid orders are announced by their receipt instead.
+    """
     licence = _licence_from_order(order, source=LicenceSource.PURCHASE)
     if order.status != OrderStatus.COMPLETED and licence.status == LicenceStatus.REFUNDED:
         _set_status(licence, LicenceStatus.ACTIVE, reason=f"bought again (order {order.pk})")
-    Order.objects.filter(pk=order.pk).update(status=OrderStatus.COMPLETED, licence=licence)
+    # Under the licence's row lock: exactly one event completes the order.
+    first = (
+        Order.objects.filter(pk=order.pk)
+        .exclude(status=OrderStatus.COMPLETED)
+        .update(status=OrderStatus.COMPLETED, licence=licence)
+    )
+    if not first:
+        Order.objects.filter(pk=order.pk, licence__isnull=True).update(licence=licence)
+    elif order.trial_days:
+        _notify("licence_granted", licence)
     order.status = OrderStatus.COMPLETED
     return licence
 
@@ -694,9 +759,11 @@ def _record_payment(
     tax: int,
     currency: str,
     occurred_at: datetime,
+    reason: str,
 ) -> bool:
-    """Ledger rows for one payment (payment, tax, store fee, publisher share) and their audit
-    events. Returns False, writing nothing, when the payment was already recorded."""
+    """Ledger rows for one payment (payment, tax, store fee, publisher share), their audit events
+    and the customer's receipt. Returns False, writing nothing, when the payment was already
+    recorded. ``reason`` is ``purchase`` for one-off payments, else the invoice's billing reason."""
     product = licence.product
     fee = store_fee(gross - tax)
     rows = {
@@ -740,6 +807,7 @@ def _record_payment(
             target=licence,
             data={"object": object_id, "currency": currency.upper(), "tax": tax},
         )
+    _notify("purchase_receipt", licence, object_id=object_id, reason=reason)
     return True
 
 
@@ -811,6 +879,7 @@ def _grant_one_off(order: Order, session: dict[str, Any]) -> str:
         tax=int((session.get("total_details") or {}).get("amount_tax") or 0),
         currency=str(session.get("currency") or order.currency),
         occurred_at=_ts(session.get("created")) or timezone.now(),
+        reason="purchase",
     )
     return f"one-off payment {payment_intent} granted licence {licence.pk}"
 
@@ -877,6 +946,7 @@ def _on_invoice_paid(invoice: dict[str, Any]) -> str:
             tax=tax,
             currency=str(invoice.get("currency") or licence.currency),
             occurred_at=_ts(invoice.get("created")) or timezone.now(),
+            reason=str(invoice.get("billing_reason") or "subscription"),
         )
         if payment_intent:
             licence.stripe_payment_intent_id = payment_intent
@@ -886,12 +956,65 @@ def _on_invoice_paid(invoice: dict[str, Any]) -> str:
 
 
 def _on_invoice_failed(invoice: dict[str, Any]) -> str:
+    """A subscription payment failed: the licence follows the subscription (past due), the
+    failure is audited and the customer is asked to update their card, once per attempt."""
     subscription_id, metadata = _invoice_subscription(invoice)
     licence = _subscription_licence(subscription_id, metadata) if subscription_id else None
     if licence is None:
         return "ignored: no licence"
     _apply_subscription(licence, gateway.retrieve_subscription(subscription_id))
+    notice = f"{invoice.get('id')}:{int(invoice.get('attempt_count') or 1)}"
+    if _first_notice(EventType.PAYMENT_FAILED, licence, notice):
+        data = {
+            "notice": notice,
+            "invoice": str(invoice.get("id", "")),
+            "amount_due": int(invoice.get("amount_due") or 0),
+            "currency": str(invoice.get("currency") or licence.currency).upper(),
+            "attempt": int(invoice.get("attempt_count") or 1),
+            "next_attempt": invoice.get("next_payment_attempt"),
+        }
+        record(
+            event_type=EventType.PAYMENT_FAILED,
+            publisher=licence.product.publisher,
+            target=licence,
+            data=data,
+        )
+        _notify(
+            "payment_failed",
+            licence,
+            amount_due=data["amount_due"],
+            currency=data["currency"],
+            next_attempt=data["next_attempt"],
+            invoice_url=str(invoice.get("hosted_invoice_url") or ""),
+        )
     return f"licence {licence.pk} is {licence.status}"
+
+
+def _on_trial_will_end(subscription: dict[str, Any]) -> str:
+    """Stripe's notice, three days ahead, that a trial ends: tell the customer once per trial
+    (what they will pay, or that access ends if they cancelled)."""
+    licence = _subscription_licence(str(subscription["id"]), dict(subscription.get("metadata") or {}))
+    if licence is None:
+        return f"ignored: subscription {subscription['id']} is not ours"
+    current = gateway.retrieve_subscription(str(subscription["id"]))
+    _apply_subscription(licence, current)
+    if current.get("status") != "trialing" or licence.status != LicenceStatus.TRIALING:
+        return f"licence {licence.pk}: the trial is already over ({current.get('status')})"
+    trial_end = int(current.get("trial_end") or 0) or None
+    notice = f"{current['id']}:{trial_end}"
+    if _first_notice(EventType.LICENCE_TRIAL_ENDING, licence, notice):
+        record(
+            event_type=EventType.LICENCE_TRIAL_ENDING,
+            publisher=licence.product.publisher,
+            target=licence,
+            data={
+                "notice": notice,
+                "trial_end": trial_end,
+                "cancel_at_period_end": licence.cancel_at_period_end,
+            },
+        )
+        _notify("trial_ending", licence, trial_end=trial_end)
+    return f"licence {licence.pk}: trial ends {trial_end}"
 
 
 def _on_subscription_changed(subscription: dict[str, Any]) -> str:
@@ -947,6 +1070,8 @@ def _on_charge_refunded(charge: dict[str, Any]) -> str:
                 "payment_intent": payment_intent,
             },
         )
+        if payment.licence is not None:
+            _notify("refund", payment.licence, refund_id=str(refund["id"]))
     fully = int(charge.get("amount_refunded") or 0) >= int(charge.get("amount") or 0)
     if payment.licence_id and fully:
         licence = (
@@ -1002,6 +1127,7 @@ HANDLERS: dict[str, Any] = {
     "customer.subscription.created": _on_subscription_changed,
     "customer.subscription.updated": _on_subscription_changed,
     "customer.subscription.deleted": _on_subscription_changed,
+    "customer.subscription.trial_will_end": _on_trial_will_end,
     "charge.refunded": _on_charge_refunded,
     "charge.dispute.created": _on_dispute,
     "account.updated": _on_account_updated,

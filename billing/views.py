@@ -121,10 +121,19 @@ def checkout_success(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
     order = selectors.get_order_for_user(request.user, public_id)
     licence = order.licence
     tier = services.tier_for_licence(licence) if licence is not None else None
+    can_pull = licence is not None and selectors.may_pull_licensed(
+        user=request.user, licence=licence, live_tier=tier
+    )
     return render(
         request,
         "billing/checkout_success.html",
-        {"order": order, "licence": licence, "tier": tier, "registry_host": registry_host()},
+        {
+            "order": order,
+            "licence": licence,
+            "tier": tier,
+            "can_pull": can_pull,
+            "registry_host": registry_host(),
+        },
     )
 
 
@@ -158,7 +167,11 @@ def checkout_cancel(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 def licences(request: HttpRequest) -> HttpResponse:
     user_licences = list(selectors.licences_for_user(request.user))
     tiers = selectors.live_tiers_for(user_licences)
-    rows = [{"licence": lic, "tier": tiers.get((lic.product_id, lic.tier_key))} for lic in user_licences]
+    rows = []
+    for lic in user_licences:
+        tier = tiers.get((lic.product_id, lic.tier_key))
+        can_pull = selectors.may_pull_licensed(user=request.user, licence=lic, live_tier=tier)
+        rows.append({"licence": lic, "tier": tier, "can_pull": can_pull})
     return render(
         request,
         "billing/licences.html",

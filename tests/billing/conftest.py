@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from accounts.models import User
 from tests.billing.fake_stripe import FakeStripe
-from tests.billing.helpers import WEBHOOK_SECRET, Catalog, live_product, ready_payouts
+from tests.billing.helpers import WEBHOOK_SECRET, Catalog, live_product, post_event, ready_payouts
 from tests.conftest import Personas
 from tests.factories import UserFactory
 from tests.listings.helpers import make_moderator
@@ -67,3 +68,17 @@ def shop(stripe_on: FakeStripe, personas: Personas, catalog: Catalog) -> Catalog
     ready_payouts(personas.acme)
     stripe_on.add_account("acct_test_acme")
     return catalog
+
+
+@pytest.fixture
+def deliver(client, django_capture_on_commit_callbacks) -> Callable[..., list[Any]]:
+    """Post signed events to the webhook and run what it queued on commit (the Celery task)."""
+
+    def run(*events: dict[str, Any]) -> list[Any]:
+        responses = []
+        for event in events:
+            with django_capture_on_commit_callbacks(execute=True):
+                responses.append(post_event(client, event))
+        return responses
+
+    return run

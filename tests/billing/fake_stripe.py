@@ -219,15 +219,29 @@ class FakeStripe:
             self.event("invoice.paid", invoice),
         ]
 
-    def invoice(self, subscription: dict[str, Any], *, paid: int, tax: int) -> dict[str, Any]:
+    def invoice(
+        self,
+        subscription: dict[str, Any],
+        *,
+        paid: int,
+        tax: int,
+        due: int | None = None,
+        reason: str = "subscription_create",
+        attempt: int = 0,
+    ) -> dict[str, Any]:
         intent = self.new_id("pi") if paid else None
         if intent:
             self._charge(intent, paid)
+        invoice_id = self.new_id("in")
         invoice = {
-            "id": self.new_id("in"),
+            "id": invoice_id,
             "object": "invoice",
+            "billing_reason": reason,
             "currency": subscription["items"]["data"][0]["price"]["currency"],
+            "amount_due": paid if due is None else due,
             "amount_paid": paid,
+            "attempt_count": attempt,
+            "hosted_invoice_url": f"{self.url}/invoice/{invoice_id}",
             "total_taxes": [{"amount": tax, "tax_behavior": "exclusive"}] if tax else [],
             "created": int(time.time()),
             "customer": subscription["customer"],

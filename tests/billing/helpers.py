@@ -10,11 +10,11 @@ from typing import Any
 from django.test import Client
 
 from accounts.models import User
-from billing.models import PayoutAccount
+from billing.models import LedgerEntry, Licence, Order, PayoutAccount
 from listings import services
 from listings.models import Category, Product, Tier
 from publishers.models import Publisher
-from tests.billing.fake_stripe import sign
+from tests.billing.fake_stripe import FakeStripe, sign
 from tests.images import upload
 from tests.listings.helpers import manifest, tier_data
 
@@ -89,3 +89,35 @@ def post_event(
         content_type="application/json",
         HTTP_STRIPE_SIGNATURE=sign(payload, secret, timestamp),
     )
+
+
+def buy(
+    client: Client, customer: User, shop: Catalog, stripe: FakeStripe, tier: Tier
+) -> tuple[Order, list[dict[str, Any]]]:
+    """Start checkout of ``tier`` as ``customer`` and pay it on the fake: the events Stripe sends."""
+    client.force_login(customer)
+    client.post(f"/billing/products/{shop.product.pk}/tiers/{tier.key}/checkout/")
+    order = Order.objects.get(tier_key=tier.key, user=customer)
+    return order, stripe.complete_checkout(order.stripe_session_id)
+
+
+def ledger(licence: Licence | None = None) -> list[tuple[str, int]]:
+    rows = LedgerEntry.objects.order_by("id")
+    if licence is not None:
+        rows = rows.filter(licence=licence)
+    return [(e.kind, e.amount) for e in rows]
+
+
+def paid_subscription(
+    client: Client, customer: User, shop: Catalog, stripe_on: FakeStripe
+) -> tuple[Order, list[dict[str, Any]]]:
+    """A second-time subscriber: no trial, paid at once."""
+    Licence.objects.create(
+        user=customer,
+        product=shop.product,
+        tier_key=shop.monthly.key,
+        tier_name="Standard",
+        status="expired",
+        source="trial",
+    )
+    return buy(client, customer, shop, stripe_on, shop.monthly)

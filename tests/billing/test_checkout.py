@@ -173,6 +173,18 @@ def test_api_checkout_answers_the_url(api_client, customer, shop: Catalog, strip
     assert response.json() == {"checkout_url": Order.objects.get().checkout_url}
 
 
+def test_api_checkout_when_stripe_fails_answers_503_with_a_clear_message(
+    api_client, customer, shop: Catalog, stripe_on: FakeStripe
+) -> None:
+    stripe_on.fail("POST", "/v1/checkout/sessions", status=500)
+    api_client.force_authenticate(customer)
+    response = api_client.post(f"/api/v1/tiers/{shop.one_off.pk}/checkout/")
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "payment_unavailable"
+    assert error["message"].startswith("Stripe had a problem on its side; nothing was charged.")
+
+
 def test_api_checkout_of_a_free_tier_or_an_old_revision_is_refused(
     api_client, customer, shop: Catalog
 ) -> None:
@@ -219,3 +231,19 @@ def test_cancel_page_returns_to_the_product(client, customer, shop: Catalog, str
     assert "Checkout cancelled: nothing was charged." in response.content.decode()
     order.refresh_from_db()
     assert order.status == "cancelled"
+
+
+def test_approving_a_changed_price_syncs_the_stripe_catalog_after_commit(
+    shop: Catalog, stripe_on: FakeStripe, personas, moderator, django_capture_on_commit_callbacks
+) -> None:
+    listing_services.tier_update(
+        actor=personas.owner, product=shop.product, key=shop.monthly.key, data={"price": Decimal("59.00")}
+    )
+    submitted = listing_services.revision_submit(actor=personas.owner, product=shop.product)
+    with django_capture_on_commit_callbacks(execute=True):
+        listing_services.revision_approve(actor=moderator, revision=submitted)
+    amounts = [c.params["unit_amount"] for c in stripe_on.calls("POST", "/v1/prices")]
+    assert "5900" in amounts
+    assert AuditEvent.objects.filter(
+        event_type=EventType.CATALOG_SYNCED, target_id=str(shop.product.pk)
+    ).exists()

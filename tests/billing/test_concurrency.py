@@ -36,7 +36,7 @@ def in_parallel(*events: dict[str, Any]) -> list[int]:
 
 
 def test_one_event_delivered_twice_at_once_counts_once(
-    client, customer, shop: Catalog, stripe_on: FakeStripe
+    client, customer, shop: Catalog, stripe_on: FakeStripe, mailoutbox
 ) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL's row locks")
@@ -54,6 +54,8 @@ def test_one_event_delivered_twice_at_once_counts_once(
         "tax",
         "transfer",
     ]
+    receipts = [m.subject for m in mailoutbox if m.to == [customer.email]]
+    assert receipts == ["Receipt: Acme Postgres · Lifetime"]  # one receipt
 
 
 def test_two_events_about_one_subscription_at_once_make_one_licence(

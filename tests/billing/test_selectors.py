@@ -132,3 +132,28 @@ def test_may_pull_runs_a_fixed_number_of_queries(
 def test_the_helper_product_is_complete(personas, moderator) -> None:
     other = live_product(personas.other, personas.outsider, moderator)
     assert other.product.status == "published"
+
+
+@pytest.mark.parametrize(
+    ("product_status", "licence_status", "expected"),
+    [
+        ("published", "active", True),
+        ("published", "cancelled", False),
+        ("on_hold", "active", True),
+        ("revoked", "active", False),
+        ("unpublished", "active", False),
+    ],
+)
+def test_my_licences_and_the_api_show_the_pull_command_exactly_when_may_pull_says_so(
+    client, api_client, catalog: Catalog, customer, settings, product_status, licence_status, expected
+) -> None:
+    settings.REGISTRY_PUBLIC_HOST = "registry.example.com"
+    licence(customer, catalog, status=licence_status)
+    Product.objects.filter(pk=catalog.product.pk).update(status=product_status)
+    assert may_pull(user=customer, tier=catalog.free) is expected
+    command = "docker pull registry.example.com/acme/acme-postgres:15"
+    client.force_login(customer)
+    assert (command in client.get("/billing/licences/").content.decode()) is expected
+    api_client.force_authenticate(customer)
+    [row] = api_client.get("/api/v1/me/licences/").json()["results"]
+    assert row["pull"] == (command if expected else None)

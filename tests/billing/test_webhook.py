@@ -5,45 +5,16 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from audit.models import AuditEvent, EventType
 from billing import services
-from billing.models import LedgerEntry, Licence, Order, PayoutAccount, StripeEvent
+from billing.models import LedgerEntry, Licence, PayoutAccount, StripeEvent
 from tests.billing.fake_stripe import FakeStripe, sign
-from tests.billing.helpers import WEBHOOK_URL, Catalog, post_event
+from tests.billing.helpers import WEBHOOK_URL, Catalog, buy, ledger, paid_subscription, post_event
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def deliver(client, django_capture_on_commit_callbacks):
-    """Post signed events to the webhook and run what it queued on commit (the Celery task)."""
-
-    def run(*events: dict[str, Any]) -> list[Any]:
-        responses = []
-        for event in events:
-            with django_capture_on_commit_callbacks(execute=True):
-                responses.append(post_event(client, event))
-        return responses
-
-    return run
-
-
-def buy(client, customer, shop: Catalog, stripe: FakeStripe, tier) -> tuple[Order, list[dict[str, Any]]]:
-    client.force_login(customer)
-    client.post(f"/billing/products/{shop.product.pk}/tiers/{tier.key}/checkout/")
-    order = Order.objects.get(tier_key=tier.key, user=customer)
-    return order, stripe.complete_checkout(order.stripe_session_id)
-
-
-def ledger(licence: Licence | None = None) -> list[tuple[str, int]]:
-    rows = LedgerEntry.objects.order_by("id")
-    if licence is not None:
-        rows = rows.filter(licence=licence)
-    return [(e.kind, e.amount) for e in rows]
 
 
 # -- verification -----------------------------------------------------------------------------
@@ -198,19 +169,6 @@ def test_a_trial_subscription_starts_trialing_without_money(
     assert ledger() == []
     # Subscription state is read from Stripe, not from the event.
     assert stripe_on.calls("GET", f"/v1/subscriptions/{licence.stripe_subscription_id}")
-
-
-def paid_subscription(client, customer, shop, stripe_on, deliver=None) -> tuple[Order, list[dict[str, Any]]]:
-    """A second-time subscriber: no trial, paid at once."""
-    Licence.objects.create(
-        user=customer,
-        product=shop.product,
-        tier_key=shop.monthly.key,
-        tier_name="Standard",
-        status="expired",
-        source="trial",
-    )
-    return buy(client, customer, shop, stripe_on, shop.monthly)
 
 
 def test_first_invoice_is_counted_once_whichever_event_comes_first(
