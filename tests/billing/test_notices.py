@@ -231,6 +231,9 @@ def test_staff_grant_a_licence_from_the_admin_audited_and_announced(
     assert event.data["source"] == "staff"
     [mail] = mailoutbox
     assert "has granted you a licence for Acme Postgres · Lifetime" in mail.body
+    client.force_login(customer)  # the customer's view: a grant ends, it does not renew
+    row = client.get("/billing/licences/").content.decode()
+    assert '<td class="period">Ends ' in row and '<td class="period">Renews' not in row
 
 
 def test_a_grant_needs_the_permission_a_live_tier_a_known_customer_and_a_future_end(

@@ -377,3 +377,22 @@ def test_account_updated_reads_the_current_account_state(stripe_on: FakeStripe, 
         ).count()
         == 1
     )
+
+
+def test_a_delayed_payment_grants_when_it_succeeds_and_cancels_the_order_when_it_fails(
+    client, customer, shop: Catalog, stripe_on: FakeStripe, deliver, personas
+) -> None:
+    order, [completed] = buy(client, customer, shop, stripe_on, shop.one_off)
+    session = completed["data"]["object"]
+    deliver(stripe_on.event("checkout.session.completed", {**session, "payment_status": "unpaid"}))
+    assert StripeEvent.objects.get().outcome == "waiting for a delayed payment"
+    assert Licence.objects.count() == 0
+    deliver(stripe_on.event("checkout.session.async_payment_succeeded", session))
+    assert Licence.objects.get().status == "active"
+    assert [k for k, _ in ledger()] == ["payment", "tax", "application_fee", "transfer"]
+
+    other, [failed] = buy(client, personas.outsider, shop, stripe_on, shop.one_off)
+    deliver(stripe_on.event("checkout.session.async_payment_failed", failed["data"]["object"]))
+    other.refresh_from_db()
+    assert other.status == "cancelled"
+    assert Licence.objects.count() == 1
