@@ -382,7 +382,7 @@ def test_account_updated_reads_the_current_account_state(stripe_on: FakeStripe, 
 def test_a_delayed_payment_grants_when_it_succeeds_and_cancels_the_order_when_it_fails(
     client, customer, shop: Catalog, stripe_on: FakeStripe, deliver, personas
 ) -> None:
-    order, [completed] = buy(client, customer, shop, stripe_on, shop.one_off)
+    _order, [completed] = buy(client, customer, shop, stripe_on, shop.one_off)
     session = completed["data"]["object"]
     deliver(stripe_on.event("checkout.session.completed", {**session, "payment_status": "unpaid"}))
     assert StripeEvent.objects.get().outcome == "waiting for a delayed payment"
