@@ -32,6 +32,7 @@ MODERATOR_PERMISSIONS: list[str] = [
     "scanning.view_advisory",
     "scanning.view_severityoverride",
     "billing.view_licence",
+    "billing.grant_licence",
     "billing.view_ledgerentry",
     "billing.refund_payment",
     "billing.view_stripeevent",
