@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
@@ -15,9 +16,35 @@ from accounts.models import AccessToken, Scope, User, hash_token
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
-def authenticate_token(raw: str) -> AccessToken:
-    """The usable token for ``raw``, or AuthenticationFailed saying exactly why not."""
-    token = AccessToken.objects.select_related("user").filter(token_hash=hash_token(raw)).first()
+# How long ``authenticate_token(raw, cached=True)`` trusts a token (and its user) read earlier.
+# Revocation and deactivation delete the entry (``forget_access_token``), so the delay bounds only
+# a change that bypasses them; the registry's own bearer tokens already live five minutes.
+TOKEN_CACHE_SECONDS = 30
+
+
+def token_cache_key(token_hash: str) -> str:
+    return f"access-token:{token_hash}"
+
+
+def forget_access_token(*token_hashes: str) -> None:
+    """Drop cached lookups of these tokens: the next use reads the database again."""
+    if token_hashes:
+        cache.delete_many([token_cache_key(h) for h in token_hashes])
+
+
+def authenticate_token(raw: str, *, cached: bool = False) -> AccessToken:
+    """The usable token for ``raw``, or AuthenticationFailed saying exactly why not.
+
+    ``cached`` (the registry's token endpoint, asked once per repository by every ``docker
+    pull``) reuses a lookup for up to TOKEN_CACHE_SECONDS. The API always reads the database.
+    """
+    token_hash = hash_token(raw)
+    key = token_cache_key(token_hash)
+    hit = cache.get(key) if cached else None
+    from_cache = isinstance(hit, AccessToken)
+    token: AccessToken | None = hit if from_cache else None
+    if token is None:
+        token = AccessToken.objects.select_related("user").filter(token_hash=token_hash).first()
     if token is None:
         raise exceptions.AuthenticationFailed("Unknown access token.", code="token_unknown")
     if token.revoked_at is not None:
@@ -27,9 +54,12 @@ def authenticate_token(raw: str) -> AccessToken:
     if not token.user.is_active:
         raise exceptions.AuthenticationFailed("This account is disabled.", code="user_inactive")
     now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
+    written = token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION
+    if written:
         AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+    if cached and (written or not from_cache):
+        cache.set(key, token, TOKEN_CACHE_SECONDS)
     return token
 
 

@@ -30,7 +30,11 @@ class RegistryEvent(models.Model):
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
-        indexes = [models.Index(fields=["repository", "action", "occurred_at"], name="registryevent_repo")]
+        indexes = [
+            models.Index(fields=["repository", "action", "occurred_at"], name="registryevent_repo"),
+            # The daily purge (registry.tasks.purge_registry_events) deletes by age.
+            models.Index(fields=["received_at"], name="registryevent_received"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.repository}@{self.digest or self.tag} by {self.actor or 'anonymous'}"

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 
-from listings.models import RevisionState, Tier
-from publishers.models import Membership, Role
+from listings.models import Product, Revision, RevisionState, Tier
+from publishers.models import Membership, Publisher, Role
 from registry.tokens import Access
 
 if TYPE_CHECKING:
@@ -106,33 +107,130 @@ def _may_pull(user: User | None, tier: Tier) -> bool:
 
 def repository_actions(identity: Identity, name: str) -> set[str]:
     """The actions ``identity`` may take on repository ``name``."""
-    tiers = list(
-        Tier.objects.filter(repository=name).select_related("revision__product").order_by("-revision__number")
+    return repositories_actions(identity, [name])[name]
+
+
+# The fields of a customer-facing repository's tier that the rules and ``may_pull`` read.
+_TIER_FIELDS = {"id", "revision_id", "key", "price", "repository"}
+_REVISION_FIELDS = {"id", "product_id", "number", "state", "access_policy"}
+_PRODUCT_FIELDS = {"id", "publisher_id", "status", "live_revision_id"}
+
+
+def _fields(meta: Any, wanted: set[str]) -> list[Any]:
+    """``wanted`` in the model's field order, as ``Model.from_db`` expects them."""
+    return [f for f in meta.concrete_fields if f.attname in wanted]
+
+
+def _loaded(fields: list[Any], values: list[Any]) -> tuple[list[str], list[Any]]:
+    """Field names and values for ``Model.from_db``, converted as the ORM would."""
+    converted = [f.to_python(v) if v is not None else None for f, v in zip(fields, values, strict=True)]
+    return [f.attname for f in fields], converted
+
+
+def _lookup(identity: Identity, names: list[str]) -> tuple[dict[str, list[Tier]], dict[str, str]]:
+    """In one round trip: the tiers (with revision and product) of the customer-facing repositories
+    among ``names``, and the asker's role in each namespace of ``names``.
+
+    The token endpoint's hot path (``docker pull`` asks once per repository), hence one plain SQL
+    query; the rows become model instances with only these columns loaded (``Model.from_db``), so
+    reading any other field still works, with a query of its own.
+    """
+    tier_meta, revision_meta, product_meta = Tier._meta, Revision._meta, Product._meta
+    membership_meta, publisher_meta = Membership._meta, Publisher._meta
+    quote = connection.ops.quote_name
+
+    def col(meta: Any, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    tier_fields = _fields(tier_meta, _TIER_FIELDS)
+    revision_fields = _fields(revision_meta, _REVISION_FIELDS)
+    product_fields = _fields(product_meta, _PRODUCT_FIELDS)
+    selected = (
+        [f"t.{quote(f.column)}" for f in tier_fields]
+        + [f"r.{quote(f.column)}" for f in revision_fields]
+        + [f"p.{quote(f.column)}" for f in product_fields]
     )
+    width = len(selected)
+    in_names = ", ".join(["%s"] * len(names))
+    sql = (
+        f"SELECT NULL, NULL, {', '.join(selected)} FROM {quote(tier_meta.db_table)} t "  # noqa: S608
+        f"JOIN {quote(revision_meta.db_table)} r ON r.{col(revision_meta, 'id')} = t.{col(tier_meta, 'revision')} "
+        f"JOIN {quote(product_meta.db_table)} p ON p.{col(product_meta, 'id')} = r.{col(revision_meta, 'product')} "
+        f"WHERE t.{col(tier_meta, 'repository')} IN ({in_names})"
+    )
+    params: list[Any] = list(names)
     user = identity.user
-    if tiers:  # customer-facing: nobody pushes except the store copying approved images in
-        if identity.is_service:
-            return {PULL, PUSH}
-        live = next((t for t in tiers if t.revision.product.live_revision_id == t.revision_id), None)
-        if live is not None and _may_pull(user, live):
-            return {PULL}
-        if (
-            user is not None
-            and user.is_staff
-            and any(t.revision.state == RevisionState.IN_REVIEW for t in tiers)
-        ):
-            return {PULL}
-        return set()
+    namespaces = sorted({n.split("/", 1)[0] for n in names if "/" in n})
+    if user is not None and not identity.is_service and namespaces:
+        sql += (
+            f" UNION ALL SELECT s.{col(publisher_meta, 'namespace')}, m.{col(membership_meta, 'role')}, "  # noqa: S608
+            f"{', '.join(['NULL'] * width)} "
+            f"FROM {quote(membership_meta.db_table)} m JOIN {quote(publisher_meta.db_table)} s "
+            f"ON s.{col(publisher_meta, 'id')} = m.{col(membership_meta, 'publisher')} "
+            f"WHERE m.{col(membership_meta, 'user')} = %s "
+            f"AND s.{col(publisher_meta, 'namespace')} IN ({', '.join(['%s'] * len(namespaces))})"
+        )
+        params += [user.pk, *namespaces]
+    db = connection.alias
+    tiers: dict[str, list[Tier]] = {}
+    roles: dict[str, str] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    for namespace, role, *values in rows:
+        if role is not None:
+            roles[namespace] = role
+            continue
+        tier_values, values = values[: len(tier_fields)], values[len(tier_fields) :]
+        revision_values, product_values = values[: len(revision_fields)], values[len(revision_fields) :]
+        tier = Tier.from_db(db, *_loaded(tier_fields, tier_values))
+        revision = Revision.from_db(db, *_loaded(revision_fields, revision_values))
+        revision.product = Product.from_db(db, *_loaded(product_fields, product_values))
+        tier.revision = revision
+        tiers.setdefault(tier.repository, []).append(tier)
+    for found in tiers.values():
+        found.sort(key=lambda t: (-t.revision.number, -t.pk))
+    return tiers, roles
+
+
+def repositories_actions(identity: Identity, names: list[str]) -> dict[str, set[str]]:
+    """The actions ``identity`` may take on each repository of ``names``, in one query whatever
+    their number (a ``docker push`` asks for several in one token request), plus what billing's
+    ``may_pull`` reads for customer-facing ones (the product, the licence)."""
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return {}
+    tiers, roles = _lookup(identity, wanted)
+    return {
+        name: (
+            _customer_facing_actions(identity, tiers[name])
+            if name in tiers
+            else _staging_actions(identity, name, roles)
+        )
+        for name in wanted
+    }
+
+
+def _customer_facing_actions(identity: Identity, tiers: list[Tier]) -> set[str]:
+    """Nobody pushes to a customer-facing repository except the store copying approved images in."""
+    if identity.is_service:
+        return {PULL, PUSH}
+    user = identity.user
+    live = next((t for t in tiers if t.revision.product.live_revision_id == t.revision_id), None)
+    if live is not None and _may_pull(user, live):
+        return {PULL}
+    if user is not None and user.is_staff and any(t.revision.state == RevisionState.IN_REVIEW for t in tiers):
+        return {PULL}
+    return set()
+
+
+def _staging_actions(identity: Identity, name: str, roles: dict[str, str]) -> set[str]:
     if identity.is_service:
         return {PULL}  # staging: read for scanning and promotion
+    user = identity.user
     if user is None or "/" not in name:
         return set()
-    namespace = name.split("/", 1)[0]
-    role = (
-        Membership.objects.filter(user=user, publisher__namespace=namespace)
-        .values_list("role", flat=True)
-        .first()
-    )
+    role = roles.get(name.split("/", 1)[0])
     if role is not None and Role(role).at_least(Role.EDITOR):
         return {PULL, PUSH}
     if role is not None:
@@ -152,11 +250,19 @@ def allowed_actions(identity: Identity, kind: str, name: str) -> set[str]:
 
 def grant(identity: Identity, requested: list[Access]) -> list[Access]:
     """Each requested resource with the asked actions it is allowed; possibly none (not an error)."""
+    repositories = repositories_actions(
+        identity, [entry.name for entry in requested if entry.type.startswith("repository")]
+    )
     return [
         Access(
             type=entry.type,
             name=entry.name,
-            actions=_intersect(entry.actions, allowed_actions(identity, entry.type, entry.name)),
+            actions=_intersect(
+                entry.actions,
+                repositories[entry.name]
+                if entry.type.startswith("repository")
+                else allowed_actions(identity, entry.type, entry.name),
+            ),
         )
         for entry in requested
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -302,6 +302,38 @@ def _download_event(notice: RegistryNotice, tier: Tier, user: User | None) -> Au
     )
 
 
+# Registry events are kept to recognise redeliveries (the registry retries from an in-memory queue
+# for minutes, not days) and to pin promotions to the digest pushed before submission. Downloads
+# themselves live in the audit log, which has its own retention.
+EVENT_RETENTION_DAYS = 90
+PURGE_BATCH = 5000
+
+
+def registry_events_purge(*, retention_days: int | None = None, now: datetime | None = None) -> int:
+    """Delete registry events received more than ``retention_days`` ago (REGISTRY_EVENT_RETENTION_DAYS,
+    default 90), in batches so no long lock is held; how many were deleted.
+
+    Revisions still in review should be decided well within the retention: once the push event
+    behind a staging tag is purged, promotion copies what the tag points to at approval.
+    """
+    from django.conf import settings
+
+    days = retention_days
+    if days is None:
+        days = int(getattr(settings, "REGISTRY_EVENT_RETENTION_DAYS", EVENT_RETENTION_DAYS))
+    if days < 1:
+        raise ValueError("Keep registry events at least a day: the registry redelivers for a while.")
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(
+            RegistryEvent.objects.filter(received_at__lt=cutoff).values_list("pk", flat=True)[:PURGE_BATCH]
+        )
+        if not ids:
+            return deleted
+        deleted += RegistryEvent.objects.filter(pk__in=ids).delete()[0]
+
+
 # ---------------------------------------------------------------------------------------------
 # Promotion
 
@@ -310,8 +342,36 @@ class PromotionError(Exception):
     """An approved revision's images could not be copied; the message says which and why."""
 
 
+def submitted_digest(*, revision: Revision, repository: str, tag: str) -> str:
+    """The manifest digest ``repository:tag`` pointed to when ``revision`` was submitted, as the
+    registry reported its push (the image that was scanned and reviewed), or "" if unknown."""
+    if revision.submitted_at is None:
+        return ""
+    return (
+        RegistryEvent.objects.filter(
+            action="push",
+            repository=repository,
+            tag=tag,
+            media_type__in=MANIFEST_MEDIA_TYPES,
+            occurred_at__lte=revision.submitted_at,
+        )
+        .exclude(digest="")
+        .order_by("-occurred_at", "-id")
+        .values_list("digest", flat=True)
+        .first()
+        or ""
+    )
+
+
 def promote_revision(*, revision: Revision) -> None:
     """Copy each tier's staging image by digest to its customer-facing repository, then tag it.
+
+    The image copied is the one that was reviewed: the digest the staging tag pointed to when the
+    revision was submitted (the last manifest push to that tag the registry reported before
+    submission; scans queued at submission read the same tag then). A push to the staging tag
+    after submission does not change what goes live. Only when no push was recorded (events
+    lost, or pushed before the store received events) is the tag resolved at approval; the audit
+    event says which (``pinned``: "submission" or "approval").
 
     Every image is copied (by digest, invisible to customers) before any tag moves, so a failure
     on one tier leaves what customers pull untouched. Raises PromotionError with the reason.
@@ -320,7 +380,7 @@ def promote_revision(*, revision: Revision) -> None:
     if not tiers:
         raise PromotionError("The revision has no tiers, so there is no image to publish.")
     product = revision.product
-    copied: list[tuple[Tier, str, Manifest]] = []
+    copied: list[tuple[Tier, str, Manifest, str]] = []
     with RegistryClient() as client:
         for tier in tiers:
             label = f"Tier “{tier.name}”"
@@ -330,19 +390,25 @@ def promote_revision(*, revision: Revision) -> None:
                 source, tag = split_reference(tier.staging_source)
             except ValidationError as exc:
                 raise PromotionError(f"{label}: {' '.join(exc.messages)}") from None
+            pinned = submitted_digest(revision=revision, repository=source, tag=tag)
             try:
-                manifest = client.copy_image(source=source, reference=tag, destination=tier.repository)
+                manifest = client.copy_image(
+                    source=source, reference=pinned or tag, destination=tier.repository
+                )
             except RegistryError as exc:
-                raise PromotionError(f"{label}: copying {tier.staging_source} failed: {exc}.") from exc
-            copied.append((tier, source, manifest))
-        for tier, _source, manifest in copied:
+                what = (
+                    f"{source}@{pinned} (pushed as {tier.staging_source})" if pinned else tier.staging_source
+                )
+                raise PromotionError(f"{label}: copying {what} failed: {exc}.") from exc
+            copied.append((tier, source, manifest, "submission" if pinned else "approval"))
+        for tier, _source, manifest, _pinned in copied:
             try:
                 client.tag(repository=tier.repository, tag=tier.tag, manifest=manifest)
             except RegistryError as exc:
                 raise PromotionError(
                     f"Tier “{tier.name}”: tagging {tier.repository}:{tier.tag} failed: {exc}."
                 ) from exc
-    for tier, source, manifest in copied:
+    for tier, source, manifest, pinned_at in copied:
         record(
             event_type=EventType.IMAGE_PROMOTED,
             publisher=product.publisher,
@@ -355,5 +421,6 @@ def promote_revision(*, revision: Revision) -> None:
                 "repository": tier.repository,
                 "tag": tier.tag,
                 "digest": manifest.digest,
+                "pinned": pinned_at,
             },
         )

@@ -61,7 +61,7 @@ def _identify(request: HttpRequest) -> rules.Identity:
             return rules.Identity(is_service=True, service_name=username)
         raise BadCredentials("Invalid credentials for the store's service identity.")
     try:
-        token = authenticate_token(password)
+        token = authenticate_token(password, cached=True)
     except AuthenticationFailed as exc:
         raise BadCredentials(
             f"{exc.detail} Create one with the “registry” scope on your account page."

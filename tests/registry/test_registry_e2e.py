@@ -3,6 +3,7 @@ server as its token service and event sink."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -262,3 +263,114 @@ def test_forged_and_expired_tokens_are_refused_by_the_registry(
         response = requests.get(url, headers={**accept, "Authorization": f"Bearer {bad}"}, timeout=5)
         assert response.status_code == 401
         assert 'error="invalid_token"' in response.headers["Www-Authenticate"]
+
+
+def test_registry_config_starts_a_registry_that_asks_the_store_for_tokens(
+    registry: Registry, live_server, personas, tmp_path: Path
+) -> None:
+    """The issue's "must show": the config ``registry_config`` wrote is what this registry runs
+    (the session fixture starts ``docker-registry serve DIR/config.yml``); its challenge names the
+    store's token endpoint, and a login with an access token goes through the store."""
+    challenge = requests.get(f"{registry.url}/v2/", timeout=5)
+    assert challenge.status_code == 401
+    assert challenge.headers["Www-Authenticate"] == (
+        f'Bearer realm="{live_server.url}/registry/token",service="{tokens.service()}"'
+    )
+
+    raw = registry_token(personas.member)
+    login = registry.skopeo(
+        "login", "--tls-verify=false", "-u", personas.member.email, "-p", raw, registry.host
+    )
+    assert login.returncode == 0, login.stderr
+    from accounts.models import AccessToken
+
+    assert AccessToken.objects.get(user=personas.member).last_used_at is not None, "the store was asked"
+    wrong = registry.skopeo(
+        "login", "--tls-verify=false", "-u", personas.member.email, "-p", "csp_wrong", registry.host
+    )
+    assert wrong.returncode != 0
+    assert "invalid username/password" in wrong.stderr
+
+
+def test_promotion_uploads_the_blobs_when_the_registry_cannot_mount_them(
+    registry: Registry, personas, tmp_path: Path, scan_requests: ScanRequests, licences: Licences
+) -> None:
+    """Blob mount is an optimisation the registry may decline (202 and an upload session, e.g.
+    when the ``from`` repository does not hold the blob, or with storage that cannot link); the
+    client then streams each blob from the source into that upload."""
+    from registry.client import RegistryClient
+
+    image = make_oci_image(tmp_path / "img", content="uploaded, not mounted")
+    editor = f"{personas.member.email}:{registry_token(personas.member)}"
+    assert registry.push(image, "acme/upload-staging:1.0", editor).returncode == 0
+
+    how: list[str] = []
+    with RegistryClient() as client:
+        request = client.session.request
+
+        def mount_from_elsewhere(method: str, url: str, **kwargs):
+            params = kwargs.get("params") or {}
+            if method == "POST" and "mount" in params:
+                kwargs["params"] = {**params, "from": "acme/nowhere"}  # nothing there to mount
+            return request(method, url, **kwargs)
+
+        client.session.request = mount_from_elsewhere  # type: ignore[method-assign]
+        authorize = client._authorize
+        # Readable but without the blobs: the registry answers 202 (a 401 if it were unreadable).
+        client._authorize = lambda *, pull, push: authorize(pull=[*pull, "acme/nowhere"], push=push)  # type: ignore[method-assign]
+        copy_blob = client.copy_blob
+        client.copy_blob = lambda **kw: how.append(copy_blob(**kw)) or how[-1]  # type: ignore[method-assign]
+        manifest = client.copy_image(source="acme/upload-staging", reference="1.0", destination="acme/upload")
+        blobs = manifest.blob_digests()
+
+    assert how == ["uploaded"] * len(blobs) == ["uploaded", "uploaded"]
+    bearer = tokens.issue(subject="check", access=[Access("repository", "acme/upload", ("pull",))]).token
+    for digest in blobs:
+        response = requests.get(
+            f"{registry.url}/v2/acme/upload/blobs/{digest}",
+            headers={"Authorization": f"Bearer {bearer}"},
+            timeout=5,
+        )
+        assert response.status_code == 200
+        assert f"sha256:{hashlib.sha256(response.content).hexdigest()}" == digest
+    assert manifest.digest == image.manifest_digest
+
+
+def test_promotion_copies_the_digest_pushed_before_submission_not_a_later_push(
+    registry: Registry, personas, tmp_path: Path, scan_requests: ScanRequests, licences: Licences
+) -> None:
+    from django.utils import timezone
+
+    from listings.models import Revision
+
+    tier = make_tier(personas.acme, slug="pinned", state=RevisionState.IN_REVIEW, status="draft")
+    editor = f"{personas.member.email}:{registry_token(personas.member)}"
+    reviewed = make_oci_image(tmp_path / "reviewed", content="what the moderator reviewed")
+    assert registry.push(reviewed, "acme/pinned-staging:1.0", editor).returncode == 0
+    wait_for(
+        lambda: RegistryEvent.objects.filter(
+            action="push", digest=reviewed.manifest_digest, tag="1.0"
+        ).exists(),
+        what="the push event",
+    )
+    Revision.objects.filter(pk=tier.revision.pk).update(submitted_at=timezone.now())
+    time.sleep(0.05)
+    sneaked = make_oci_image(tmp_path / "sneaked", content="pushed after submission")
+    assert registry.push(sneaked, "acme/pinned-staging:1.0", editor).returncode == 0
+    wait_for(
+        lambda: RegistryEvent.objects.filter(action="push", digest=sneaked.manifest_digest).exists(),
+        what="the later push event",
+    )
+    tier.revision.refresh_from_db()
+
+    services.promote_revision(revision=tier.revision)
+
+    promoted = AuditEvent.objects.get(event_type=EventType.IMAGE_PROMOTED)
+    assert (promoted.data["digest"], promoted.data["pinned"]) == (reviewed.manifest_digest, "submission")
+    bearer = tokens.issue(subject="check", access=[Access("repository", "acme/pinned", ("pull",))]).token
+    response = requests.head(
+        f"{registry.url}/v2/acme/pinned/manifests/1.0",
+        headers={"Authorization": f"Bearer {bearer}", "Accept": "application/vnd.oci.image.manifest.v1+json"},
+        timeout=5,
+    )
+    assert response.headers["Docker-Content-Digest"] == reviewed.manifest_digest

@@ -345,3 +345,102 @@ def test_a_batch_is_ingested_with_a_fixed_number_of_queries(
         assert post(client, batch).json()["downloads"] == 50
     assert len(queries) <= 8, [q["sql"] for q in queries]
     assert len(downloads()) == 50
+
+
+# -- the token endpoint's hot path ---------------------------------------------------------------
+
+
+def test_a_push_asking_for_several_staging_repositories_is_one_query(client: Client, personas) -> None:
+    raw = registry_token(personas.member)
+    auth = basic(personas.member.email, raw)
+    ask(client, "repository:acme/a:pull", auth=auth)  # reads the token, writes last_used_at, caches it
+    scopes = ("repository:acme/a:pull,push", "repository:acme/b:pull,push", "repository:globex/c:pull")
+    with CaptureQueriesContext(connection) as queries:
+        granted = access_of(ask(client, *scopes, auth=auth))
+    assert [a["actions"] for a in granted] == [["pull", "push"], ["pull", "push"], []]
+    assert len(queries) == 1, [q["sql"] for q in queries]
+
+
+def test_a_pull_of_a_live_repository_reads_tiers_in_one_query_then_billing(
+    client: Client, personas, licences: Licences
+) -> None:
+    make_tier(personas.acme, slug="open", policy=AccessPolicy.EVERYONE, price="0")
+    make_tier(personas.acme, slug="paid")
+    raw = registry_token(personas.member)
+    auth = basic(personas.member.email, raw)
+    ask(client, "repository:acme/open:pull", auth=auth)
+    with CaptureQueriesContext(connection) as queries:
+        granted = access_of(
+            ask(client, "repository:acme/open:pull", "repository:acme/paid:pull,push", auth=auth)
+        )
+    assert [a["actions"] for a in granted] == [["pull"], []]
+    tier_queries = [q for q in queries if '"listings_tier"' in q["sql"] and "JOIN" in q["sql"]]
+    assert len(tier_queries) == 1, "one query for every repository's tier, revision and product"
+    assert not [q for q in queries if "accounts_accesstoken" in q["sql"]], "the token lookup is cached"
+
+
+def test_revoking_an_access_token_refuses_the_next_token_request_at_once(
+    client: Client, personas, django_capture_on_commit_callbacks
+) -> None:
+    from accounts.models import AccessToken
+    from accounts.services import access_token_revoke
+
+    raw = registry_token(personas.member)
+    auth = basic(personas.member.email, raw)
+    assert ask(client, "repository:acme/a:pull", auth=auth).status_code == 200  # now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        access_token_revoke(token=AccessToken.objects.get(user=personas.member), actor=personas.member)
+    refused = ask(client, "repository:acme/a:pull", auth=auth)
+    assert refused.status_code == 401
+    assert "revoked" in refused.json()["errors"][0]["message"]
+
+
+def test_deactivating_an_account_refuses_the_next_token_request_at_once(
+    client: Client, personas, django_capture_on_commit_callbacks
+) -> None:
+    raw = registry_token(personas.member)
+    auth = basic(personas.member.email, raw)
+    assert ask(client, "repository:acme/a:pull", auth=auth).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        personas.member.is_active = False
+        personas.member.save(update_fields=["is_active"])
+    assert ask(client, "repository:acme/a:pull", auth=auth).status_code == 401
+
+
+def test_the_api_never_uses_the_cached_lookup(client: Client, personas) -> None:
+    """Bearer authentication of the API reads the database on every request (revocation is
+    immediate there whatever the cache holds)."""
+    from accounts.authentication import authenticate_token, token_cache_key
+    from accounts.models import hash_token
+
+    raw = registry_token(personas.member)
+    authenticate_token(raw, cached=True)
+    from django.core.cache import cache
+
+    assert cache.get(token_cache_key(hash_token(raw))) is not None
+    with CaptureQueriesContext(connection) as queries:
+        authenticate_token(raw)
+    assert any("accounts_accesstoken" in q["sql"] for q in queries)
+
+
+# -- retention -----------------------------------------------------------------------------------
+
+
+def test_old_registry_events_are_purged_daily(client: Client, personas, settings) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from registry import services
+    from registry.tasks import purge_registry_events
+
+    old, recent = event(repository="acme/x"), event(repository="acme/x")
+    post(client, [old, recent])
+    RegistryEvent.objects.filter(event_id=old["id"]).update(received_at=timezone.now() - timedelta(days=91))
+    settings.REGISTRY_EVENT_RETENTION_DAYS = 90
+
+    assert purge_registry_events.apply().get() >= 1
+    kept = RegistryEvent.objects.filter(event_id__in=[old["id"], recent["id"]])
+    assert list(kept.values_list("event_id", flat=True)) == [recent["id"]]
+    with pytest.raises(ValueError, match="at least a day"):
+        services.registry_events_purge(retention_days=0)
