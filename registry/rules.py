@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
@@ -127,14 +129,10 @@ def _loaded(fields: list[Any], values: list[Any]) -> tuple[list[str], list[Any]]
     return [f.attname for f in fields], converted
 
 
-def _lookup(identity: Identity, names: list[str]) -> tuple[dict[str, list[Tier]], dict[str, str]]:
-    """In one round trip: the tiers (with revision and product) of the customer-facing repositories
-    among ``names``, and the asker's role in each namespace of ``names``.
-
-    The token endpoint's hot path (``docker pull`` asks once per repository), hence one plain SQL
-    query; the rows become model instances with only these columns loaded (``Model.from_db``), so
-    reading any other field still works, with a query of its own.
-    """
+@lru_cache(maxsize=64)
+def _lookup_sql(names: int, namespaces: int) -> str:
+    """The lookup for ``names`` repositories and, if ``namespaces``, the asker's roles in them:
+    %s placeholders for the names, then the user's id and the namespaces."""
     tier_meta, revision_meta, product_meta = Tier._meta, Revision._meta, Product._meta
     membership_meta, publisher_meta = Membership._meta, Publisher._meta
     quote = connection.ops.quote_name
@@ -142,41 +140,74 @@ def _lookup(identity: Identity, names: list[str]) -> tuple[dict[str, list[Tier]]
     def col(meta: Any, name: str) -> str:
         return quote(meta.get_field(name).column)
 
-    tier_fields = _fields(tier_meta, _TIER_FIELDS)
-    revision_fields = _fields(revision_meta, _REVISION_FIELDS)
-    product_fields = _fields(product_meta, _PRODUCT_FIELDS)
     selected = (
-        [f"t.{quote(f.column)}" for f in tier_fields]
-        + [f"r.{quote(f.column)}" for f in revision_fields]
-        + [f"p.{quote(f.column)}" for f in product_fields]
+        [f"t.{quote(f.column)}" for f in _fields(tier_meta, _TIER_FIELDS)]
+        + [f"r.{quote(f.column)}" for f in _fields(revision_meta, _REVISION_FIELDS)]
+        + [f"p.{quote(f.column)}" for f in _fields(product_meta, _PRODUCT_FIELDS)]
     )
-    width = len(selected)
-    in_names = ", ".join(["%s"] * len(names))
     sql = (
         f"SELECT NULL, NULL, {', '.join(selected)} FROM {quote(tier_meta.db_table)} t "  # noqa: S608
         f"JOIN {quote(revision_meta.db_table)} r ON r.{col(revision_meta, 'id')} = t.{col(tier_meta, 'revision')} "
         f"JOIN {quote(product_meta.db_table)} p ON p.{col(product_meta, 'id')} = r.{col(revision_meta, 'product')} "
-        f"WHERE t.{col(tier_meta, 'repository')} IN ({in_names})"
+        f"WHERE t.{col(tier_meta, 'repository')} IN ({', '.join(['%s'] * names)})"
     )
-    params: list[Any] = list(names)
-    user = identity.user
-    namespaces = sorted({n.split("/", 1)[0] for n in names if "/" in n})
-    if user is not None and not identity.is_service and namespaces:
+    if namespaces:
         sql += (
             f" UNION ALL SELECT s.{col(publisher_meta, 'namespace')}, m.{col(membership_meta, 'role')}, "  # noqa: S608
-            f"{', '.join(['NULL'] * width)} "
+            f"{', '.join(['NULL'] * len(selected))} "
             f"FROM {quote(membership_meta.db_table)} m JOIN {quote(publisher_meta.db_table)} s "
             f"ON s.{col(publisher_meta, 'id')} = m.{col(membership_meta, 'publisher')} "
             f"WHERE m.{col(membership_meta, 'user')} = %s "
-            f"AND s.{col(publisher_meta, 'namespace')} IN ({', '.join(['%s'] * len(namespaces))})"
+            f"AND s.{col(publisher_meta, 'namespace')} IN ({', '.join(['%s'] * namespaces)})"
         )
-        params += [user.pk, *namespaces]
+    return sql
+
+
+# Raw PostgreSQL connections -> names of the lookups prepared on them. Planning the three-table
+# join costs more than running it, and every `docker pull` asks, so on PostgreSQL the lookup is a
+# prepared statement, planned once per connection (persistent: CONN_MAX_AGE). A new connection
+# (another key here) prepares again. Not for a transaction-mode pooler (pgbouncer) in front.
+_prepared: WeakKeyDictionary[Any, set[str]] = WeakKeyDictionary()
+
+
+def _run(sql: str, params: list[Any], *, variant: str) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+        raw = connection.connection
+        done = _prepared.setdefault(raw, set())
+        name = f"registry_lookup_{variant}"
+        if name not in done:
+            numbered = iter(range(1, len(params) + 1))
+            cursor.execute(f"PREPARE {name} AS {re.sub('%s', lambda _: f'${next(numbered)}', sql)}")
+            done.add(name)
+        cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
+        return list(cursor.fetchall())
+
+
+def _lookup(identity: Identity, names: list[str]) -> tuple[dict[str, list[Tier]], dict[str, str]]:
+    """In one round trip: the tiers (with revision and product) of the customer-facing repositories
+    among ``names``, and the asker's role in each namespace of ``names``.
+
+    The token endpoint's hot path (``docker pull`` asks once per repository), hence one plain SQL
+    query (prepared on PostgreSQL); the rows become model instances with only these columns loaded
+    (``Model.from_db``), so reading any other field still works, with a query of its own.
+    """
+    user = identity.user
+    namespaces = sorted({n.split("/", 1)[0] for n in names if "/" in n})
+    if user is None or identity.is_service:
+        namespaces = []
+    params: list[Any] = list(names)
+    if namespaces:
+        params += [user.pk if user is not None else None, *namespaces]
+    rows = _run(_lookup_sql(len(names), len(namespaces)), params, variant=f"{len(names)}_{len(namespaces)}")
+    tier_fields = _fields(Tier._meta, _TIER_FIELDS)
+    revision_fields = _fields(Revision._meta, _REVISION_FIELDS)
+    product_fields = _fields(Product._meta, _PRODUCT_FIELDS)
     db = connection.alias
     tiers: dict[str, list[Tier]] = {}
     roles: dict[str, str] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
     for namespace, role, *values in rows:
         if role is not None:
             roles[namespace] = role

@@ -353,8 +353,10 @@ def test_a_batch_is_ingested_with_a_fixed_number_of_queries(
 def test_a_push_asking_for_several_staging_repositories_is_one_query(client: Client, personas) -> None:
     raw = registry_token(personas.member)
     auth = basic(personas.member.email, raw)
-    ask(client, "repository:acme/a:pull", auth=auth)  # reads the token, writes last_used_at, caches it
     scopes = ("repository:acme/a:pull,push", "repository:acme/b:pull,push", "repository:globex/c:pull")
+    # The first request reads the token (cached since), writes last_used_at and, on PostgreSQL,
+    # prepares the lookup on this connection.
+    ask(client, *scopes, auth=auth)
     with CaptureQueriesContext(connection) as queries:
         granted = access_of(ask(client, *scopes, auth=auth))
     assert [a["actions"] for a in granted] == [["pull", "push"], ["pull", "push"], []]
@@ -368,13 +370,18 @@ def test_a_pull_of_a_live_repository_reads_tiers_in_one_query_then_billing(
     make_tier(personas.acme, slug="paid")
     raw = registry_token(personas.member)
     auth = basic(personas.member.email, raw)
-    ask(client, "repository:acme/open:pull", auth=auth)
+    scopes = ("repository:acme/open:pull", "repository:acme/paid:pull,push")
+    ask(client, *scopes, auth=auth)  # caches the token; prepares the lookup on this connection
     with CaptureQueriesContext(connection) as queries:
         granted = access_of(
             ask(client, "repository:acme/open:pull", "repository:acme/paid:pull,push", auth=auth)
         )
     assert [a["actions"] for a in granted] == [["pull"], []]
-    tier_queries = [q for q in queries if '"listings_tier"' in q["sql"] and "JOIN" in q["sql"]]
+    tier_queries = [
+        q
+        for q in queries
+        if "registry_lookup" in q["sql"] or ('"listings_tier"' in q["sql"] and "JOIN" in q["sql"])
+    ]
     assert len(tier_queries) == 1, "one query for every repository's tier, revision and product"
     assert not [q for q in queries if "accounts_accesstoken" in q["sql"]], "the token lookup is cached"
 
@@ -444,3 +451,19 @@ def test_old_registry_events_are_purged_daily(client: Client, personas, settings
     assert list(kept.values_list("event_id", flat=True)) == [recent["id"]]
     with pytest.raises(ValueError, match="at least a day"):
         services.registry_events_purge(retention_days=0)
+
+
+def test_on_redis_a_token_request_is_counted_in_one_round_trip(settings) -> None:
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    from registry import throttling
+
+    if not isinstance(caches["default"], RedisCache):
+        pytest.skip("the test settings use Redis when REDIS_URL is set")
+    key = f"test-window-{uuid.uuid4().hex}"
+    assert [throttling._count_redis(key) for _ in range(3)] == [1, 2, 3]
+    backend = caches["default"]
+    redis_key = backend.make_and_validate_key(key)
+    assert 0 < backend._cache.get_client(redis_key).ttl(redis_key) <= throttling.WINDOW + 5
+    assert backend.get(key) == 3, "the Django cache API reads the same counter"
