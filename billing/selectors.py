@@ -21,7 +21,7 @@ from billing.models import (
     Order,
     PayoutAccount,
 )
-from listings.models import AccessPolicy, Product, ProductStatus, Tier
+from listings.models import AccessPolicy, Product, ProductStatus, Revision, Tier
 from publishers.models import Publisher
 
 
@@ -63,15 +63,26 @@ def may_pull(*, user: Any, tier: Tier) -> bool:
     has not ended. On hold, only licence holders keep pulling. Revoked, unpublished and never
     published products cannot be pulled by customers at all.
     """
-    product = Product.objects.select_related("live_revision").filter(pk=tier.revision.product_id).first()
-    if product is None or product.live_revision is None:
-        return False
-    if product.status not in (ProductStatus.PUBLISHED, ProductStatus.ON_HOLD):
-        return False
+    revision = tier.revision
+    cached = Revision.product.is_cached(revision)
+    if cached and revision.product.live_revision_id == revision.pk:
+        # The caller loaded the tier of the live revision with its product (the registry's token
+        # service does): nothing to read again.
+        product = revision.product
+        product.live_revision = revision
+        tier_is_live = True
+    else:
+        found = Product.objects.select_related("live_revision").filter(pk=revision.product_id).first()
+        if found is None or found.live_revision is None:
+            return False
+        if found.status not in (ProductStatus.PUBLISHED, ProductStatus.ON_HOLD):
+            return False
+        product = found
+        tier_is_live = Tier.objects.filter(revision=product.live_revision, key=tier.key).exists()
     return _pull_rule(
         user=user,
         product=product,
-        tier_is_live=Tier.objects.filter(revision=product.live_revision, key=tier.key).exists(),
+        tier_is_live=tier_is_live,
         holds=lambda: _holds_licence(user, product.pk, tier.key),
     )
 

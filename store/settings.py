@@ -183,6 +183,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "store.tasks.clear_expired_sessions",
         "schedule": timedelta(days=1),
     },
+    "registry-events-purge": {
+        "task": "registry.tasks.purge_registry_events",
+        "schedule": timedelta(days=1),
+    },
     "billing-reconcile-stripe-events": {
         "task": "billing.tasks.reconcile_events",
         "schedule": timedelta(minutes=15),
@@ -295,6 +299,8 @@ REGISTRY_SERVICE_USERNAME = env.str("REGISTRY_SERVICE_USERNAME", default="store-
 REGISTRY_SERVICE_PASSWORD = secret("REGISTRY_SERVICE_PASSWORD")
 # Token requests allowed per client address per minute.
 REGISTRY_TOKEN_RATE = env.int("REGISTRY_TOKEN_RATE", default=600)
+# Raw registry notifications are kept this long (downloads live on in the audit log).
+REGISTRY_EVENT_RETENTION_DAYS = env.int("REGISTRY_EVENT_RETENTION_DAYS", default=90)
 SCAN_REGISTRY_TIMEOUT = env.float("SCAN_REGISTRY_TIMEOUT", default=30)
 SCAN_TIME_LIMIT = env.int("SCAN_TIME_LIMIT", default=3600)
 

@@ -239,9 +239,13 @@ def test_staff_grant_a_licence_from_the_admin_audited_and_announced(
 def test_a_grant_needs_the_permission_a_live_tier_a_known_customer_and_a_future_end(
     client, granter, moderator, customer, catalog: Catalog
 ) -> None:
-    client.force_login(moderator)  # moderators view licences but do not grant them
+    viewer = UserFactory(email="licence-viewer@store.example.com", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_licence"))
+    client.force_login(viewer)  # staff who may view licences but not grant them
     assert "/admin/billing/licence/grant/" not in client.get("/admin/billing/licence/").content.decode()
     assert client.get("/admin/billing/licence/grant/").status_code == 403
+    client.force_login(moderator)  # the Moderators group may grant
+    assert "/admin/billing/licence/grant/" in client.get("/admin/billing/licence/").content.decode()
 
     client.force_login(granter)
     response = client.post(
