@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 import django_filters
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.urls import path
+from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.request import Request
@@ -33,6 +35,7 @@ from listings.models import (
 from listings.views import registry_host
 from publishers.models import Role
 from publishers.selectors import get_publisher_for_member
+from store.api import Pagination
 
 MEMBER = [permissions.IsAuthenticated, TokenScopePermission]
 
@@ -242,53 +245,124 @@ ORDERING = [("relevance", "Relevance"), ("newest", "Newest"), ("name", "Name")]
 
 
 class CatalogFilter(django_filters.FilterSet):
-    search = django_filters.CharFilter(method="filter_search", help_text="Words to search for.")
-    category = django_filters.CharFilter(field_name="category__slug", help_text="Category slug.")
-    kind = django_filters.ChoiceFilter(choices=Kind.choices)
-    pricing = django_filters.ChoiceFilter(
-        field_name="distribution", choices=[("free", "Free"), ("paid", "Paid")]
+    """The catalog's query parameters: validated (and described in the schema) here, searched by
+    ``selectors.search`` as a whole, the search page's bounded search (see ``CatalogList``)."""
+
+    search = django_filters.CharFilter(method="_text", help_text="Words to search for.")
+    category = django_filters.CharFilter(method="_text", help_text="Category slug.")
+    kind = django_filters.ChoiceFilter(method="_text", choices=Kind.choices)
+    pricing = django_filters.ChoiceFilter(method="_text", choices=[("free", "Free"), ("paid", "Paid")])
+    certified = django_filters.BooleanFilter(
+        method="_flag", help_text="true: certified products only; false: uncertified only."
     )
-    certified = django_filters.BooleanFilter(field_name="is_certified")
-    publisher = django_filters.CharFilter(field_name="publisher__namespace", help_text="Publisher namespace.")
+    publisher = django_filters.CharFilter(method="_text", help_text="Publisher namespace.")
     ordering = django_filters.ChoiceFilter(
         choices=ORDERING,
-        method="filter_ordering",
-        help_text="Relevance (default with search), newest or name.",
+        method="_text",
+        help_text="Relevance (default with search), newest (default without) or name.",
     )
 
     class Meta:
         model = Product
         fields: list[str] = []
 
-    def filter_search(self, queryset: QuerySet[Product], name: str, value: str) -> QuerySet[Product]:
-        return selectors.apply_search(queryset, value)
+    # Never called: CatalogList hands search_params() to selectors.search. Typed for the schema.
+    def _text(self, queryset: QuerySet[Product], name: str, value: str) -> QuerySet[Product]:
+        raise NotImplementedError("The catalog is searched by selectors.search(filterset.search_params()).")
 
-    def filter_ordering(self, queryset: QuerySet[Product], name: str, value: str) -> QuerySet[Product]:
-        return queryset  # applied last, in filter_queryset, once the search annotation exists
+    def _flag(self, queryset: QuerySet[Product], name: str, value: bool) -> QuerySet[Product]:
+        raise NotImplementedError("The catalog is searched by selectors.search(filterset.search_params()).")
 
-    def filter_queryset(self, queryset: QuerySet[Product]) -> QuerySet[Product]:
-        queryset = super().filter_queryset(queryset)
-        ordering = self.form.cleaned_data.get("ordering") or (
-            "relevance" if self.form.cleaned_data.get("search") else "newest"
+    def search_params(self) -> selectors.SearchParams:
+        """The validated parameters as the search page's ``SearchParams``."""
+        data = self.form.cleaned_data
+        q = (data.get("search") or "").strip()[:200]
+        ordering = data.get("ordering") or "relevance"
+        if ordering == "relevance" and not selectors.search_terms(q):
+            ordering = "newest"  # nothing to rank by
+        return selectors.SearchParams(
+            q=q,
+            category=data.get("category") or "",
+            kind=data.get("kind") or "",
+            pricing=data.get("pricing") or "",
+            certified=data.get("certified"),
+            publisher=data.get("publisher") or "",
+            sort=ordering,
         )
-        if ordering == "relevance" and "relevance" in queryset.query.annotations:
-            return queryset.order_by(F("relevance").desc(), "name", "id")
-        if ordering == "name":
-            return queryset.order_by("name", "id")
-        return queryset.order_by("-first_published_at", "-id")
+
+
+class CatalogPagination(Pagination):
+    """Pages of a search whose count stops at ``selectors.RESULT_CAP``.
+
+    Counting every match of a broad search would cost as much as the catalog is big, so ``count``
+    is at most the cap and ``count_is_capped`` says more products match; the pages hold the best
+    ``count`` of them (narrow the search or add a filter to reach the rest). Sorted by relevance, a
+    broad search ranks a bounded set of candidates (``selectors._candidates``) and pages through
+    those, so its ``count`` may be lower than the cap.
+    """
+
+    count_is_capped = False
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
+        self.count_is_capped = bool(getattr(queryset, "capped", False))
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data: Any) -> Response:
+        response = super().get_paginated_response(data)
+        response.data["count_is_capped"] = self.count_is_capped
+        return response
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["required"] = [*paginated.get("required", []), "count_is_capped"]
+        properties = paginated["properties"]
+        properties["count"] = {
+            **properties["count"],
+            "description": f"How many products are paged through: every match, up to "
+            f"{selectors.RESULT_CAP:,}. When count_is_capped, the best ones: a broad search sorted by "
+            "relevance pages through the few hundred it ranks.",
+        }
+        properties["count_is_capped"] = {
+            "type": "boolean",
+            "example": False,
+            "description": f"True when more than {selectors.RESULT_CAP:,} products match: count is "
+            "then how many are paged through, not how many match. Add words or filters to narrow "
+            "the search.",
+        }
+        return paginated
 
 
 class CatalogList(generics.ListAPIView):
-    """The public catalog: published products, best match first when searching."""
+    """The public catalog: published products, best match first when searching.
+
+    The same bounded search as the search page (``selectors.search``): counts stop at the cap and
+    a broad search ranks a bounded set of candidates, so a page costs the same few queries
+    whatever the catalog's size.
+    """
 
     permission_classes = [permissions.AllowAny]
     serializer_class = ProductCardSerializer
     filterset_class = CatalogFilter
+    pagination_class = CatalogPagination
 
     def get_queryset(self) -> QuerySet[Product]:
-        return selectors._for_cards(selectors.catalog())
+        return selectors.catalog()
 
-    @extend_schema(summary="Search the catalog", tags=["catalog"])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        filterset = DjangoFilterBackend().get_filterset(request, self.get_queryset(), self)
+        assert isinstance(filterset, CatalogFilter)
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        result = selectors.search(filterset.search_params())
+        page = self.paginate_queryset(result.products)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Search the catalog",
+        description=f"At most the best {selectors.RESULT_CAP:,} matches are paged through; "
+        "`count_is_capped` says when more match.",
+        tags=["catalog"],
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 

@@ -141,7 +141,7 @@ class SearchParams:
     category: str = ""
     kind: str = ""
     pricing: str = ""
-    certified: bool = False
+    certified: bool | None = None  # None: either; the page only ever asks for True
     publisher: str = ""
     sort: str = "relevance"
 
@@ -154,14 +154,16 @@ class SearchParams:
             category=data.get("category", "") or "",
             kind=data.get("kind", "") if data.get("kind", "") in Kind.values else "",
             pricing=data.get("pricing", "") if data.get("pricing", "") in ("free", "paid") else "",
-            certified=certified,
+            certified=True if certified else None,
             publisher=data.get("publisher", "") or "",
             sort=sort if sort in SORTS else "relevance",
         )
 
     @property
     def has_filters(self) -> bool:
-        return bool(self.category or self.kind or self.pricing or self.certified or self.publisher)
+        return bool(
+            self.category or self.kind or self.pricing or self.certified is not None or self.publisher
+        )
 
 
 @dataclass
@@ -190,12 +192,14 @@ class Cards(Sequence[Product]):
 
     A slice costs two queries: the ids of the slice in order, reading the products table alone,
     then those products with what the cards show. Joining first would join every match before
-    the ordering picks the page.
+    the ordering picks the page. ``ordered`` may also be the ids themselves, already in order
+    (the ranked candidates of a broad search): then a slice costs the second query only.
     """
 
-    def __init__(self, ordered: QuerySet[Product], count: int) -> None:
+    def __init__(self, ordered: QuerySet[Product] | list[int], count: int, *, capped: bool = False) -> None:
         self._ordered = ordered  # not "ordered": Paginator reads that as QuerySet.ordered
         self._count = count
+        self.capped = capped  # more products match than the ``count`` paged through
 
     def __len__(self) -> int:
         return self._count
@@ -207,7 +211,10 @@ class Cards(Sequence[Product]):
     def __getitem__(self, index: int | slice) -> Product | list[Product]:
         if isinstance(index, int):
             return self[index : index + 1][0]
-        ids = list(self._ordered.values_list("id", flat=True)[index])
+        if isinstance(self._ordered, list):
+            ids = self._ordered[index]
+        else:
+            ids = list(self._ordered.values_list("id", flat=True)[index])
         cards = _for_cards(Product.objects.filter(id__in=ids)).in_bulk()
         return [cards[pk] for pk in ids if pk in cards]
 
@@ -217,7 +224,8 @@ class SearchResult:
     """One search: its facets, how many products match, and the products in order.
 
     When more than ``RESULT_CAP`` products match, ``total`` is ``RESULT_CAP + 1`` ("1,000+"), and
-    only the best ``RESULT_CAP`` are paged through: narrowing the search shows the rest.
+    only the best ``RESULT_CAP`` are paged through (sorted by relevance: the ranked candidates,
+    fewer), ``len(products)`` of them: narrowing the search shows the rest.
     """
 
     products: Cards
@@ -233,7 +241,7 @@ class SearchResult:
 # "broad" (a word in a tenth of the catalog): counting or ranking every match would make the page
 # as slow as the catalog is big, so it counts up to the cap and ranks a bounded set of candidates.
 RESULT_CAP = 1_000
-RANK_CANDIDATES = 500
+RANK_CANDIDATES = 250
 FACETS_CACHE_SECONDS = 60
 MODE_ALL, MODE_WORDS, MODE_SIMILAR, MODE_SUBSTRING = "all", "words", "similar", "substring"
 
@@ -326,8 +334,8 @@ def _filter(queryset: QuerySet[Product], params: SearchParams) -> QuerySet[Produ
         queryset = queryset.filter(kind=params.kind)
     if params.pricing:
         queryset = queryset.filter(distribution=params.pricing)
-    if params.certified:
-        queryset = queryset.filter(is_certified=True)
+    if params.certified is not None:
+        queryset = queryset.filter(is_certified=params.certified)
     if params.publisher:
         queryset = queryset.filter(publisher__namespace=params.publisher)
     return queryset
@@ -338,8 +346,15 @@ def _first(queryset: QuerySet[Product], limit: int) -> QuerySet[Product, Any]:
     return queryset.order_by().values("id")[:limit]
 
 
+FACET_COLUMNS = ["category_id", "kind", "distribution", "is_certified", "publisher_id"]
+
+
 def _facet_rows(terms: list[str], mode: str) -> list[dict[str, Any]]:
     """Matches grouped by every facet column, over the first ``RESULT_CAP + 1`` matches.
+
+    One query: the sample reads the facet columns as it finds the matches and is grouped as it
+    is, then only the groups (a few hundred at most) are joined for the labels. (Grouping
+    ``id IN (sample)`` would look every sampled product up again by its key.)
 
     Broad searches (more rows than the cap, browsing without words too) keep their rows in the
     cache for a minute: their counts are lower bounds anyway, and the same broad words come back
@@ -349,22 +364,31 @@ def _facet_rows(terms: list[str], mode: str) -> list[dict[str, Any]]:
     cached = cache.get(key)
     if cached is not None:
         return cast(list[dict[str, Any]], cached)
-    sample = _first(_matching(catalog(), terms, mode), RESULT_CAP + 1)
-    grouped: Any = (
-        Product.objects.filter(id__in=sample)
-        .values(
-            "category__slug",
-            "category__name",
-            "kind",
-            "distribution",
-            "is_certified",
-            "publisher__namespace",
-            "publisher__legal_name",
-        )
-        .annotate(n=Count("id"))
-        .order_by()
+    sample = _matching(catalog(), terms, mode).order_by().values(*FACET_COLUMNS)[: RESULT_CAP + 1]
+    sql, params = sample.query.sql_with_params()
+    columns = ", ".join(FACET_COLUMNS)
+    # Only constants and the ORM's compiled SQL are interpolated; every value stays a parameter.
+    grouped = (
+        "SELECT c.slug, c.name, s.kind, s.distribution, s.is_certified, p.namespace, p.legal_name, s.n"  # noqa: S608
+        f" FROM (SELECT {columns}, COUNT(*) AS n FROM ({sql}) sample GROUP BY {columns}) s"
+        f" LEFT JOIN {Category._meta.db_table} c ON c.id = s.category_id"
+        f" JOIN {Publisher._meta.db_table} p ON p.id = s.publisher_id"
     )
-    rows: list[dict[str, Any]] = list(grouped)
+    keys = [
+        "category__slug",
+        "category__name",
+        "kind",
+        "distribution",
+        "is_certified",
+        "publisher__namespace",
+        "publisher__legal_name",
+        "n",
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(grouped, params)
+        rows = [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        row["is_certified"] = bool(row["is_certified"])  # SQLite answers 0 or 1
     if sum(row["n"] for row in rows) > RESULT_CAP:
         cache.set(key, rows, FACETS_CACHE_SECONDS)
     return rows
@@ -381,7 +405,7 @@ def _facets(params: SearchParams, rows: list[dict[str, Any]]) -> SearchFacets:
         "category": lambda r: not params.category or r["category__slug"] == params.category,
         "kind": lambda r: not params.kind or r["kind"] == params.kind,
         "pricing": lambda r: not params.pricing or r["distribution"] == params.pricing,
-        "certified": lambda r: not params.certified or r["is_certified"],
+        "certified": lambda r: params.certified is None or r["is_certified"] == params.certified,
         "publisher": lambda r: not params.publisher or r["publisher__namespace"] == params.publisher,
     }
 
@@ -458,13 +482,18 @@ def search(params: SearchParams) -> SearchResult:
     elif params.sort == "name":
         ordered = matches.order_by("name", "id")
     elif terms and total > RESULT_CAP:
+        # Only the candidates are ranked, so only they are paged through: read them all (a few
+        # hundred ids) so the pages' count is theirs, not the cap's (no empty pages at the end).
         candidates = Product.objects.filter(id__in=_candidates(params, matches, terms, mode))
-        ordered = _ranked(candidates, terms, mode).order_by(F("relevance").desc(), "name", "id")
+        ranked = _ranked(candidates, terms, mode).order_by(F("relevance").desc(), "name", "id")
+        ids = list(ranked.values_list("id", flat=True)[:RESULT_CAP])
+        return SearchResult(products=Cards(ids, len(ids), capped=True), facets=facets, total=total)
     elif terms:
         ordered = _ranked(matches, terms, mode).order_by(F("relevance").desc(), "name", "id")
     else:
         ordered = matches.order_by("-is_featured", "-first_published_at", "-id")
-    return SearchResult(products=Cards(ordered, min(total, RESULT_CAP)), facets=facets, total=total)
+    cards = Cards(ordered, min(total, RESULT_CAP), capped=total > RESULT_CAP)
+    return SearchResult(products=cards, facets=facets, total=total)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -59,10 +59,11 @@ def _count(api_client, url):
 def test_catalog_api_runs_a_constant_number_of_queries(api_client, personas, moderator):
     published(personas.acme, personas.member, moderator, name="First")
     urls = ["/api/v1/products/", "/api/v1/products/?search=first", "/api/v1/products/?category=databases"]
-    before = [_count(api_client, u) for u in urls]
+    # The matches grouped for the count, the ids of the page in order, the page's cards.
+    assert [_count(api_client, u) for u in urls] == [3, 3, 3]
     for n in range(4):
         published(personas.acme, personas.member, moderator, name=f"First {n}")
-    assert [_count(api_client, u) for u in urls] == before
+    assert [_count(api_client, u) for u in urls] == [3, 3, 3]
     api_client.force_authenticate(personas.viewer)
     one = _count(api_client, "/api/v1/publishers/acme/products/")
     complete_product(personas.acme, personas.member, name="Another")
@@ -153,3 +154,71 @@ def test_moderator_cannot_use_publisher_endpoints(api_client, personas, moderato
         ).status_code
         == 404
     )
+
+
+def _sonars(personas, moderator, n: int = 5) -> None:
+    for i in range(n):
+        published(
+            personas.acme, personas.member, moderator, name=f"Sonar {i}", long_description="Finds krakens."
+        )
+
+
+def test_a_broad_api_search_caps_its_count_and_ranks_name_matches_first(
+    api_client, personas, moderator, small_cap, is_postgres
+):
+    _sonars(personas, moderator)
+    published(personas.acme, personas.member, moderator, name="Kraken Watch")  # made last: read last
+    data = api_client.get("/api/v1/products/?search=kraken&page_size=2").json()
+    assert (data["count"], data["count_is_capped"]) == (3, True)  # only the best three are paged through
+    assert "page=2" in data["next"] and data["previous"] is None
+    if is_postgres:
+        assert data["results"][0]["name"] == "Kraken Watch"
+    last = api_client.get(data["next"]).json()
+    assert (len(last["results"]), last["next"], last["count_is_capped"]) == (1, None, True)
+    # Constant work: more matches, filters that need their own capped count, still the same queries.
+    urls = ["/api/v1/products/?search=kraken", "/api/v1/products/?search=kraken&kind=container"]
+    before = [_count(api_client, u) for u in urls]
+    assert before == [3, 4]  # the filtered search counts its matches up to the cap
+    _sonars(personas, moderator, n=3)
+    assert [_count(api_client, u) for u in urls] == before
+
+
+def test_api_filters_can_bring_a_broad_search_under_the_cap(api_client, personas, moderator, small_cap):
+    _sonars(personas, moderator)
+    published(
+        personas.other, personas.outsider, moderator, name="Globex Kraken", distribution="free", tiers=2
+    )
+    for query in ["publisher=globex", "pricing=free"]:
+        data = api_client.get(f"/api/v1/products/?search=kraken&{query}").json()
+        assert (data["count"], data["count_is_capped"]) == (1, False)
+        assert [p["name"] for p in data["results"]] == ["Globex Kraken"]
+    newest = api_client.get("/api/v1/products/?search=kraken&ordering=newest").json()
+    assert newest["results"][0]["name"] == "Globex Kraken"
+    by_name = [
+        p["name"] for p in api_client.get("/api/v1/products/?search=kraken&ordering=name").json()["results"]
+    ]
+    assert by_name == ["Globex Kraken", "Sonar 0", "Sonar 1"]
+
+
+def test_api_search_under_the_cap_is_exact(api_client, personas, moderator):
+    published(personas.acme, personas.member, moderator, name="Certified Postgres")
+    published(personas.acme, personas.member, moderator, name="Plain Postgres")
+    from listings.models import Product
+
+    Product.objects.filter(name="Certified Postgres").update(is_certified=True)
+    data = api_client.get("/api/v1/products/?search=postgres").json()
+    assert (data["count"], data["count_is_capped"]) == (2, False)
+    assert [p["name"] for p in api_client.get("/api/v1/products/?certified=true").json()["results"]] == [
+        "Certified Postgres"
+    ]
+    assert [p["name"] for p in api_client.get("/api/v1/products/?certified=false").json()["results"]] == [
+        "Plain Postgres"
+    ]
+
+
+def test_api_search_finds_names_despite_a_typo(api_client, personas, moderator, is_postgres):
+    published(personas.acme, personas.member, moderator, name="Postgres Pro")
+    published(personas.acme, personas.member, moderator, name="Redis Cache")
+    if is_postgres:
+        names = [p["name"] for p in api_client.get("/api/v1/products/?search=pstgres").json()["results"]]
+        assert names == ["Postgres Pro"]

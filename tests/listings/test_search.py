@@ -15,14 +15,6 @@ from tests.listings.helpers import published
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def small_cap(monkeypatch):
-    """A cap of 3 matches and 2 candidates per kind, so a handful of products make a broad search."""
-    monkeypatch.setattr(selectors, "RESULT_CAP", 3)
-    monkeypatch.setattr(selectors, "RANK_CANDIDATES", 2)
-    monkeypatch.setattr(selectors, "FACETS_CACHE_SECONDS", 0)  # 0: never kept
-
-
 def _sonars(personas, moderator, word: str, n: int = 5) -> None:
     for i in range(n):
         published(
