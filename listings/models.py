@@ -102,6 +102,24 @@ def screenshot_path(instance: Screenshot, filename: str) -> str:
     return _upload_path("screenshot", instance.revision, filename)
 
 
+# Every manifest item a publisher edits on a revision. Tuples: Django formsets append to Meta.fields.
+MANIFEST_FIELDS = (
+    "name",
+    "logo",
+    "short_description",
+    "category",
+    "tags",
+    "long_description",
+    "support_url",
+    "installation_instructions",
+    "licence_url",
+    "distribution",
+    "access_policy",
+    "kind",
+    "engine_compatibility",
+)
+
+
 class Product(models.Model):
     publisher = models.ForeignKey("publishers.Publisher", on_delete=models.CASCADE, related_name="products")
     slug = models.SlugField(max_length=60, help_text="Part of the product's address; it cannot change.")

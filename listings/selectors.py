@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from listings.models import (
+    MANIFEST_FIELDS,
     Category,
     Distribution,
     Kind,
@@ -520,21 +521,7 @@ class DiffRow:
 def revision_diff(submitted: Revision, live: Revision | None) -> list[DiffRow]:
     """The manifest of ``submitted`` beside ``live``, each row marked when it changed."""
     rows = []
-    for name in [
-        "name",
-        "logo",
-        "short_description",
-        "category",
-        "tags",
-        "long_description",
-        "support_url",
-        "installation_instructions",
-        "licence_url",
-        "distribution",
-        "access_policy",
-        "kind",
-        "engine_compatibility",
-    ]:
+    for name in MANIFEST_FIELDS:
         field_ = cast(Field, Revision._meta.get_field(name))
         new = _display(submitted, name)
         old = _display(live, name) if live is not None else ""

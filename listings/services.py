@@ -21,6 +21,7 @@ from audit.models import EventType
 from audit.services import record
 from listings import workflow
 from listings.models import (
+    MANIFEST_FIELDS,
     Billing,
     CommentKind,
     Distribution,
@@ -42,22 +43,6 @@ if TYPE_CHECKING:
     from accounts.models import User
     from publishers.models import Publisher
 
-# Every manifest item a publisher edits on a revision. Tuples: Django formsets append to Meta.fields.
-MANIFEST_FIELDS = (
-    "name",
-    "logo",
-    "short_description",
-    "category",
-    "tags",
-    "long_description",
-    "support_url",
-    "installation_instructions",
-    "licence_url",
-    "distribution",
-    "access_policy",
-    "kind",
-    "engine_compatibility",
-)
 TIER_FIELDS = (
     "name",
     "description",
@@ -657,24 +642,27 @@ def _required_message(message: str, text: str) -> str:
     return message
 
 
-@transaction.atomic
-def revision_request_changes(*, actor: User, revision: Revision, message: str) -> Revision:
-    """Send ``revision`` back to the publisher with ``message`` (required), emailed to them."""
+def _send_back(
+    revision: Revision,
+    *,
+    actor: User,
+    message: str,
+    transition: str,
+    kind: CommentKind,
+    event_type: EventType,
+    why: str,
+) -> Revision:
+    """A moderator's decision that needs a message for the publisher (emailed to them)."""
     from listings import tasks
 
-    revision, product = _decide(revision, actor=actor, transition="request_changes")
-    message = _required_message(message, "Say what needs to change; the publisher receives this message.")
+    revision, product = _decide(revision, actor=actor, transition=transition)
+    message = _required_message(message, why)
     revision.save(update_fields=["state", "decided_at", "decided_by", "updated_at"])
     comment = _comment(
-        product=product,
-        revision=revision,
-        actor=actor,
-        kind=CommentKind.CHANGES_REQUESTED,
-        body=message,
-        moderator=True,
+        product=product, revision=revision, actor=actor, kind=kind, body=message, moderator=True
     )
     record(
-        event_type=EventType.LISTING_CHANGES_REQUESTED,
+        event_type=event_type,
         actor=actor,
         publisher=product.publisher,
         target=product,
@@ -682,35 +670,34 @@ def revision_request_changes(*, actor: User, revision: Revision, message: str) -
     )
     transaction.on_commit(lambda: tasks.send_review_decision.delay(comment.pk))
     return revision
+
+
+@transaction.atomic
+def revision_request_changes(*, actor: User, revision: Revision, message: str) -> Revision:
+    """Send ``revision`` back to the publisher with ``message`` (required), emailed to them."""
+    return _send_back(
+        revision,
+        actor=actor,
+        message=message,
+        transition="request_changes",
+        kind=CommentKind.CHANGES_REQUESTED,
+        event_type=EventType.LISTING_CHANGES_REQUESTED,
+        why="Say what needs to change; the publisher receives this message.",
+    )
 
 
 @transaction.atomic
 def revision_reject(*, actor: User, revision: Revision, message: str) -> Revision:
     """Refuse ``revision`` for good, saying why; the live revision, if any, stays up."""
-    from listings import tasks
-
-    revision, product = _decide(revision, actor=actor, transition="reject")
-    message = _required_message(
-        message, "Say why the listing is rejected; the publisher receives this message."
-    )
-    revision.save(update_fields=["state", "decided_at", "decided_by", "updated_at"])
-    comment = _comment(
-        product=product,
-        revision=revision,
+    return _send_back(
+        revision,
         actor=actor,
+        message=message,
+        transition="reject",
         kind=CommentKind.REJECTED,
-        body=message,
-        moderator=True,
-    )
-    record(
         event_type=EventType.LISTING_REJECTED,
-        actor=actor,
-        publisher=product.publisher,
-        target=product,
-        data={"revision": revision.number, "message": message},
+        why="Say why the listing is rejected; the publisher receives this message.",
     )
-    transaction.on_commit(lambda: tasks.send_review_decision.delay(comment.pk))
-    return revision
 
 
 @transaction.atomic
