@@ -24,16 +24,9 @@ SECURITY_TEAM_PERMISSIONS: list[str] = [
 
 
 def sync_security_team_group() -> None:
-    from django.contrib.auth.models import Group, Permission
+    from store.roles import sync_group
 
-    group, _ = Group.objects.get_or_create(name=SECURITY_TEAM_GROUP)
-    wanted = []
-    for dotted in SECURITY_TEAM_PERMISSIONS:
-        app_label, codename = dotted.split(".", 1)
-        permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-        if permission is not None:
-            wanted.append(permission)
-    group.permissions.set(wanted)
+    sync_group(SECURITY_TEAM_GROUP, SECURITY_TEAM_PERMISSIONS)
 
 
 def sync_after_migrate(sender: Any, **kwargs: Any) -> None:

@@ -40,17 +40,22 @@ MODERATOR_PERMISSIONS: list[str] = [
 ]
 
 
-def sync_moderators_group() -> None:
+def sync_group(name: str, permissions: list[str]) -> None:
+    """Set group ``name`` to exactly ``permissions`` ("app_label.codename"); unknown ones are skipped."""
     from django.contrib.auth.models import Group, Permission
 
-    group, _ = Group.objects.get_or_create(name=MODERATORS_GROUP)
+    group, _ = Group.objects.get_or_create(name=name)
     wanted = []
-    for dotted in MODERATOR_PERMISSIONS:
+    for dotted in permissions:
         app_label, codename = dotted.split(".", 1)
         permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
         if permission is not None:
             wanted.append(permission)
     group.permissions.set(wanted)
+
+
+def sync_moderators_group() -> None:
+    sync_group(MODERATORS_GROUP, MODERATOR_PERMISSIONS)
 
 
 @receiver(post_migrate)
