@@ -356,13 +356,30 @@ def _fastest_gunzip(paths: list[Path]) -> tuple[Callable[[list[Path]], int], int
     return best[2], best[1]
 
 
-_CHILD_SCAN = """
-import resource, sys, time
+# The child's own peak: VmHWM of its address space. ru_maxrss would not do: Linux carries the
+# parent's peak across fork and exec, so a child of a big parent reports the parent's figure.
+_PEAK_KB = """
+def peak_kb():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
+_CHILD_SCAN = (
+    _PEAK_KB
+    + """
+import sys, time
 from scanning.engine import scan_path
 started = time.perf_counter()
 inventory = scan_path(sys.argv[1])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, len(inventory.components), time.perf_counter() - started)
+print(peak_kb(), len(inventory.components), time.perf_counter() - started)
 """
+)
 _CHILD_TRACED = """
 import sys, tracemalloc
 from scanning.engine import scan_path
@@ -370,11 +387,13 @@ tracemalloc.start()
 scan_path(sys.argv[1])
 print(tracemalloc.get_traced_memory()[1])
 """
-_CHILD_IMPORT = """
-import resource
+_CHILD_IMPORT = (
+    _PEAK_KB
+    + """
 import scanning.engine
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(peak_kb())
 """
+)
 
 
 def _child(code: str, *args: str) -> list[str]:

@@ -181,10 +181,7 @@ def _take_entry(
             )
             files.nodes.pop(path, None)
             return
-        if budget is not None:
-            budget[0] -= entry.size
-            if budget[0] < 0:
-                raise ScanError(f"{what}: the files to analyse exceed the in-memory limit")
+        _charge(budget, entry.size, what)
         data = tar.read_body()
         files.nodes[path] = Node("file", files.index, data=data, size=len(data))
         return
@@ -199,9 +196,24 @@ def _take_entry(
         target = normalize_entry_name(entry.linkname)
         if not target:
             files.warnings.append(f"{what}: ignored hard link {path!r} pointing outside the image")
+            files.nodes.pop(path, None)
+            return
+        cap = wants(path)
+        if cap is None:
+            # Like an unwanted file: it replaces whatever was below, and nobody reads it.
+            files.nodes.pop(path, None)
             return
         linked = files.nodes.get(target)
         if linked is not None and linked.kind == "file":
+            if linked.size > cap:
+                files.warnings.append(
+                    f"{what}: skipped {path} (a hard link to {linked.size} bytes, more than the {cap} byte cap)"
+                )
+                files.nodes.pop(path, None)
+                return
+            # The bytes are shared, but each link is parsed again: thousands of links to one package
+            # database would multiply the work and the packages found, so links count like copies.
+            _charge(budget, linked.size, what)
             files.nodes[path] = Node("file", files.index, data=linked.data, size=linked.size)
         else:
             files.nodes[path] = Node("hardlink", files.index, target=target)
@@ -210,6 +222,14 @@ def _take_entry(
         files.warnings.append(f"{what}: skipped {path} (a sparse file, not read)")
     # sparse files, devices, fifos, unknown types: whatever was below at this path is gone
     files.nodes.pop(path, None)
+
+
+def _charge(budget: list[int] | None, size: int, what: str) -> None:
+    """Count ``size`` bytes against the image's budget of bytes held and parsed (``max_total_file_bytes``)."""
+    if budget is not None:
+        budget[0] -= size
+        if budget[0] < 0:
+            raise ScanError(f"{what}: the files to analyse exceed the in-memory limit")
 
 
 class FileSystem:

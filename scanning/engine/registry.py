@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import requests
+import urllib3.exceptions
 
 from scanning.engine.errors import ScanError
 from scanning.engine.limits import DEFAULT_LIMITS, Limits
@@ -56,17 +57,27 @@ def parse_reference(reference: str) -> tuple[str, str, str]:
 
 
 class _BlobStream:
-    """A registry response body read in chunks; network failures become ScanErrors."""
+    """A registry response body read in chunks; network failures become ScanErrors.
 
-    def __init__(self, response: requests.Response, what: str) -> None:
+    ``raw`` is urllib3's response: its errors (a read that times out, a connection cut mid-body) are
+    urllib3's own, not requests', and must not escape the engine as anything but a ScanError.
+    """
+
+    def __init__(self, response: requests.Response, what: str, registry: str, timeout: float) -> None:
         self._response = response
         self._what = what
+        self._registry = registry
+        self._timeout = timeout
 
     def read(self, size: int = -1) -> bytes:
         try:
             return self._response.raw.read(CHUNK if size is None or size < 0 else size)
-        except (requests.RequestException, OSError) as exc:
-            raise ScanError(f"{self._what}: the registry connection failed: {exc}") from None
+        except (urllib3.exceptions.TimeoutError, TimeoutError) as exc:
+            raise ScanError(
+                f"{self._what}: the registry {self._registry} did not answer within {self._timeout:g} s"
+            ) from exc
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ScanError(f"{self._what}: the registry connection failed: {exc}") from exc
 
     def close(self) -> None:
         self._response.close()
@@ -209,4 +220,4 @@ class RegistrySource(ImageSource):
         digest = ref.digest or ref.location
         check_digest(digest)
         response = self._get(f"{self._base}/blobs/{digest}", stream=True)
-        return _BlobStream(response, f"blob {digest}")
+        return _BlobStream(response, f"blob {digest}", self.registry, self._timeout)

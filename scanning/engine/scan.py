@@ -122,12 +122,23 @@ def inventory_of(
 
     os_info = detect_os(fs)
     components: list[Component] = []
+    too_long = 0
     for position, analyzer in enumerate(analyzers):
         for found in analyzer.analyze(fs, os_info, limits):
+            if _too_long(found, limits):
+                too_long += 1
+                continue
+            if len(components) >= limits.max_packages:
+                raise ScanError(f"the image lists more than {limits.max_packages} packages")
             layer_index = found.layer
             if analyzer.database:
                 layer_index = first_seen.get((position, found.name, found.version), found.layer)
             components.append(_component(found, os_info, layers[layer_index] if layers else None))
+    if too_long:
+        warnings.append(
+            f"skipped {too_long} package(s) whose name, version or source is longer than "
+            f"{limits.max_name_chars} characters"
+        )
     image = ImageInfo(
         manifest_digest=manifest.manifest_digest,
         config_digest=manifest.config_digest,
@@ -150,8 +161,33 @@ def _record_databases(
             continue
         for position, analyzer in enumerate(analyzers):
             if analyzer.database and analyzer.wants(path, limits) is not None:
-                for found in analyzer.parse(path, node.data, files.index, None):
+                for count, found in enumerate(analyzer.parse(path, node.data, files.index, None), 1):
+                    if count > limits.max_packages:
+                        raise ScanError(
+                            f"layer {files.index + 1}: /{path} lists more than {limits.max_packages} packages"
+                        )
+                    if _too_long(found, limits):
+                        continue
                     first_seen.setdefault((position, found.name, found.version), files.index)
+                    # every version of every package across the layers: bounded too
+                    if len(first_seen) > 2 * limits.max_packages:
+                        raise ScanError(
+                            f"the image's package databases list more than {2 * limits.max_packages} "
+                            "package versions"
+                        )
+
+
+def _too_long(found: FoundPackage, limits: Limits) -> bool:
+    """No real package has such names; holding thousands of them would defeat the memory bound."""
+    cap = limits.max_name_chars
+    return (
+        len(found.name) > cap
+        or len(found.version) > cap
+        or len(found.source_name) > cap
+        or len(found.source_version) > cap
+        or len(found.arch) > cap
+        or sum(len(x) for x in found.licenses) > cap
+    )
 
 
 def _component(found: FoundPackage, os_info: OSInfo | None, layer: Layer | None) -> Component:

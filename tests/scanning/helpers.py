@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import socket
 import tarfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +153,30 @@ def alpine_records() -> list[dict[str, Any]]:
         osv("ALPINE-CVE-2024-0004", eco, "musl", "1.2.3-r0", vector=V31_MINOR),  # already fixed in 1.2.4
         osv("ALPINE-CVE-2024-0005", "Alpine:v3.17", "zlib", "1.3-r0", vector=V31_MINOR),  # another release
     ]
+
+
+class SilentServer:
+    """Accepts TCP connections and never answers: a registry that hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.held: list[socket.socket] = []
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.sock.close()
+        for conn in self.held:
+            conn.close()

@@ -118,3 +118,28 @@ def test_a_failed_scan_gives_the_reason_and_a_non_zero_exit(tmp_path):
         scan(str(tmp_path / "missing.tar"))
     with pytest.raises(CommandError, match="platform"):
         scan(str(alpine_image(tmp_path / "app.tar")), "--platform", "linux")
+
+
+def test_a_registry_reference_is_pulled_over_the_registry_api(settings):
+    """REF naming the store's registry: pulled over HTTP API v2 (Bearer challenge), scheme from REGISTRY_URL."""
+    from tests.scanning.engine.images import alpine_image as engine_alpine_image
+    from tests.scanning.engine.images import oci_files
+    from tests.scanning.engine.test_registry import serve
+
+    server, digest = serve(oci_files([engine_alpine_image()]))
+    try:
+        host = f"127.0.0.1:{server.server_address[1]}"
+        settings.REGISTRY_URL = f"http://{host}"
+        out = json.loads(scan(f"{host}/acme/app:1.0", "--format", "json"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert out["image"]["digest"] == digest
+    assert {p["name"] for p in out["packages"]} == {"musl", "musl-utils", "libcrypto1.1"}
+
+
+def test_a_registry_that_hangs_fails_the_command_with_the_reason(settings, silent_registry):
+    settings.REGISTRY_URL = f"http://{silent_registry}"
+    settings.SCAN_REGISTRY_TIMEOUT = 0.5
+    with pytest.raises(CommandError, match=r"scan failed: the registry .* did not answer within 0\.5 s"):
+        scan(f"{silent_registry}/acme/app:1.0", "--format", "json")

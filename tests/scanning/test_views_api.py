@@ -258,3 +258,38 @@ def test_the_review_summary_include_renders(personas, scan):
     html = render_to_string("scanning/_summary.html", {"summary": scan_summary_for_revision(revision)})
     assert "Every image of this revision has been scanned" in html
     assert "CVE-2024-0001" in html and "2 critical" in html
+
+
+def test_admin_review_page_shows_the_scan_summary_of_the_submitted_revision(
+    client, personas, moderator, monkeypatch, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    """Submit a revision: its staging images are scanned (real engine, real data) and the moderators'
+    review page in admin shows the summary by severity, the critical CVEs and a failed scan's reason."""
+    from tests.listings.helpers import submitted
+
+    services.advisories_import(path=write_records(tmp_path / "osv", alpine_records()))
+    image = alpine_image(tmp_path / "app.tar")
+    settings.REGISTRY_URL = "registry.internal"
+    real_open = services.engine.open_source
+
+    def open_source(reference, **options):
+        if reference.endswith("/pg-free:15"):
+            raise services.engine.ScanError("the registry registry.internal answered 404")
+        return real_open(str(image))
+
+    monkeypatch.setattr(services.engine, "open_source", open_source)
+    with django_capture_on_commit_callbacks(execute=True):
+        revision = submitted(personas.acme, personas.member, tiers=2)
+
+    client.force_login(moderator)
+    response = client.get(f"/admin/listings/revision/{revision.pk}/change/")
+    assert response.status_code == 200
+    summary = response.context["scan_summary"]
+    assert [row.reference for row in summary["tiers"]] == ["acme/postgres-staging:15.4", "acme/pg-free:15"]
+    html = response.content.decode()
+    assert "Scan summary" in html
+    assert "1 scan failed." in html and "answered 404" in html
+    assert "CVE-2024-0001" in html and "CVE-2024-0002" in html  # the two critical ones, named
+    assert "2 critical" in html and "1 major" in html
+    done = Scan.objects.get(revision=revision, reference="acme/postgres-staging:15.4")
+    assert f"/scans/{done.pk}/" in html  # links to the publisher's scan page

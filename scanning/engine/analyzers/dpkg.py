@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from scanning.engine.analyzers.base import Analyzer, FoundPackage, text
+from scanning.engine.analyzers.base import Analyzer, FoundPackage, lines, text
 from scanning.engine.limits import Limits
 from scanning.engine.model import OSInfo
 
@@ -25,8 +26,7 @@ class DpkgAnalyzer(Analyzer):
             return None if path.endswith(".md5sums") else limits.max_small_file_bytes
         return None
 
-    def parse(self, path: str, data: bytes, layer: int, os: OSInfo | None) -> list[FoundPackage]:
-        found = []
+    def parse(self, path: str, data: bytes, layer: int, os: OSInfo | None) -> Iterator[FoundPackage]:
         in_status_d = path != STATUS
         for stanza in parse_control(text(data)):
             name, version = stanza.get("package", ""), stanza.get("version", "")
@@ -43,40 +43,40 @@ class DpkgAnalyzer(Analyzer):
             if match:
                 source_name = match["name"]
                 source_version = match["version"] or version
-            found.append(
-                FoundPackage(
-                    name,
-                    version,
-                    source_name,
-                    source_version,
-                    "deb",
-                    path,
-                    layer,
-                    stanza.get("architecture", ""),
-                )
+            yield FoundPackage(
+                name,
+                version,
+                source_name,
+                source_version,
+                "deb",
+                path,
+                layer,
+                stanza.get("architecture", ""),
             )
-        return found
 
 
-def parse_control(content: str) -> list[dict[str, str]]:
-    """RFC 822-style stanzas; field names lower-cased; continuation lines joined."""
-    stanzas: list[dict[str, str]] = []
+# Continuation lines of these fields (file lists, long descriptions) are never read: not kept.
+_KEPT = frozenset({"package", "status", "version", "source", "architecture"})
+
+
+def parse_control(content: str) -> Iterator[dict[str, str]]:
+    """RFC 822-style stanzas, one at a time; field names lower-cased; continuation lines joined."""
     current: dict[str, str] = {}
     last_key = ""
-    for line in content.splitlines():
+    for line in lines(content):
         if not line.strip():
             if current:
-                stanzas.append(current)
+                yield current
                 current, last_key = {}, ""
             continue
         if line[0] in " \t":
-            if last_key:
+            if last_key in current:
                 current[last_key] += "\n" + line.strip()
             continue
         key, sep, value = line.partition(":")
         if sep:
             last_key = key.strip().lower()
-            current[last_key] = value.strip()
+            if last_key in _KEPT:
+                current[last_key] = value.strip()
     if current:
-        stanzas.append(current)
-    return stanzas
+        yield current

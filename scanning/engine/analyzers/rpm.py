@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from scanning.engine.analyzers.base import Analyzer, FoundPackage
 from scanning.engine.limits import Limits
@@ -75,8 +75,9 @@ class RpmAnalyzer(Analyzer):
     def wants(self, path: str, limits: Limits) -> int | None:
         return limits.max_file_bytes if path in RPMDB_PATHS else None
 
-    def parse(self, path: str, data: bytes, layer: int, os: OSInfo | None) -> list[FoundPackage]:
-        return [self._package(tags, path, layer) for tags in read_rpmdb_sqlite(data)]
+    def parse(self, path: str, data: bytes, layer: int, os: OSInfo | None) -> Iterator[FoundPackage]:
+        for tags in read_rpmdb_sqlite(data):
+            yield self._package(tags, path, layer)
 
     def _package(self, tags: Mapping[int, str | int], path: str, layer: int) -> FoundPackage:
         name, version, release = str(tags[TAG_NAME]), str(tags[TAG_VERSION]), str(tags.get(TAG_RELEASE, ""))
@@ -108,29 +109,39 @@ class RpmAnalyzer(Analyzer):
         )
 
 
-def read_rpmdb_sqlite(data: bytes) -> list[dict[int, str | int]]:
-    """Every parsable header in the Packages table; the database never touches the disk."""
+def read_rpmdb_sqlite(data: bytes) -> Iterator[dict[int, str | int]]:
+    """Every parsable header in the Packages table, row by row; the database never touches the disk.
+
+    Memory: the file, sqlite's own copy of it, and one row at a time (no list of every row).
+    """
     if not data.startswith(b"SQLite format 3\x00"):
-        return []
+        return
     image = bytearray(data)
     # A database left in WAL mode would look for a -wal file; the in-memory copy is read as legacy.
     image[18] = image[19] = 1
     connection = sqlite3.connect(":memory:")
     try:
-        connection.deserialize(bytes(image))
-        rows = connection.execute("SELECT blob FROM Packages").fetchall()
-    except sqlite3.Error:
-        return []
+        try:
+            connection.deserialize(image)
+            del image
+            rows = connection.execute("SELECT blob FROM Packages")
+        except sqlite3.Error:
+            return
+        while True:
+            try:
+                row = rows.fetchone()
+            except sqlite3.Error:
+                return
+            if row is None:
+                return
+            blob = row[0]
+            if not isinstance(blob, bytes):
+                continue
+            try:
+                tags = parse_header(blob)
+            except (RpmHeaderError, struct.error):
+                continue
+            if TAG_NAME in tags and TAG_VERSION in tags:
+                yield tags
     finally:
         connection.close()
-    headers = []
-    for (blob,) in rows:
-        if not isinstance(blob, bytes):
-            continue
-        try:
-            tags = parse_header(blob)
-        except (RpmHeaderError, struct.error):
-            continue
-        if TAG_NAME in tags and TAG_VERSION in tags:
-            headers.append(tags)
-    return headers

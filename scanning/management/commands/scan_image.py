@@ -19,14 +19,15 @@ from scanning import engine, services
 
 
 def registry_options(reference: str) -> dict[str, Any]:
-    """The service credentials and scheme, when REF names the store's own registry."""
+    """The timeout, and the service credentials and scheme when REF names the store's own registry."""
+    options: dict[str, Any] = {"timeout": float(getattr(settings, "SCAN_REGISTRY_TIMEOUT", 30))}
     url = str(getattr(settings, "REGISTRY_URL", "") or "")
     if not url:
-        return {}
+        return options
     parts = urlsplit(url if "://" in url else f"https://{url}")
     if not reference.startswith(f"{parts.netloc}/"):
-        return {}
-    options: dict[str, Any] = {"scheme": parts.scheme or "https"}
+        return options
+    options["scheme"] = parts.scheme or "https"
     username = str(getattr(settings, "REGISTRY_SERVICE_USERNAME", "") or "")
     password = str(getattr(settings, "REGISTRY_SERVICE_PASSWORD", "") or "")
     if username and password:

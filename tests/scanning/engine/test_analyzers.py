@@ -74,7 +74,7 @@ def test_rpmdb_sqlite_in_an_image(tmp_path):
 
 
 def test_not_an_rpmdb_gives_nothing():
-    assert RpmAnalyzer().parse("var/lib/rpm/rpmdb.sqlite", b"not sqlite", 0, None) == []
+    assert list(RpmAnalyzer().parse("var/lib/rpm/rpmdb.sqlite", b"not sqlite", 0, None)) == []
 
 
 def test_python_and_npm_packages(tmp_path):

@@ -211,6 +211,55 @@ def test_hard_link_outside_is_ignored(tmp_path):
     assert any("outside" in w for w in inventory.warnings)
 
 
+def _apk(count: int, tag: str = "") -> str:
+    return "".join(f"P:pkg{tag}{i}\nV:1.{i}-r0\no:pkg{tag}{i}\n\n" for i in range(count))
+
+
+def test_hard_links_to_a_package_database_count_like_copies(tmp_path):
+    """Thousands of links to one database share its bytes but would each be parsed: they count
+    against the bytes an image may have analysed, so the scan ends instead of working for hours."""
+    db = _apk(200)
+    links = [
+        Entry(f"var/lib/dpkg/status.d/link{i}", kind="hardlink", target="lib/apk/db/installed")
+        for i in range(50)
+    ]
+    layer = layer_tar([("lib/apk/db/installed", db), *links])
+    limits = Limits(max_total_file_bytes=len(db) * 10)
+    with pytest.raises(ScanError, match="exceed the in-memory limit"):
+        scan_path(write_folder(tmp_path, oci_files([Image(layers=[layer])])), limits=limits)
+    # links at paths no analyzer reads cost nothing
+    unread = [Entry(f"srv/copy{i}", kind="hardlink", target="lib/apk/db/installed") for i in range(50)]
+    layer = layer_tar([("lib/apk/db/installed", db), *unread])
+    inventory = scan_path(write_folder(tmp_path / "b", oci_files([Image(layers=[layer])])), limits=limits)
+    assert len(inventory.components) == 200
+
+
+def test_a_database_listing_too_many_packages_ends_the_scan(tmp_path):
+    layer = layer_tar([("lib/apk/db/installed", _apk(101))])
+    with pytest.raises(ScanError, match="lib/apk/db/installed lists more than 100 packages"):
+        scan_path(write_folder(tmp_path, oci_files([Image(layers=[layer])])), limits=Limits(max_packages=100))
+    exactly = layer_tar([("lib/apk/db/installed", _apk(100))])
+    inventory = scan_path(
+        write_folder(tmp_path / "b", oci_files([Image(layers=[exactly])])), limits=Limits(max_packages=100)
+    )
+    assert len(inventory.components) == 100
+
+
+def test_package_versions_across_layers_are_bounded(tmp_path):
+    layers = [layer_tar([("lib/apk/db/installed", _apk(80, tag=str(k)))]) for k in range(3)]
+    with pytest.raises(ScanError, match="more than 200 package versions"):
+        scan_path(write_folder(tmp_path, oci_files([Image(layers=layers)])), limits=Limits(max_packages=100))
+
+
+def test_absurdly_long_names_are_skipped_with_a_warning(tmp_path):
+    db = _apk(3) + "P:" + "x" * 300 + "\nV:1-r0\n\n"
+    inventory = scan_path(
+        write_folder(tmp_path, oci_files([Image(layers=[layer_tar([("lib/apk/db/installed", db)])])]))
+    )
+    assert sorted(c.name for c in inventory.components) == ["pkg0", "pkg1", "pkg2"]
+    assert any("longer than 256 characters" in w for w in inventory.warnings)
+
+
 def test_symlink_loop_ends_the_scan(tmp_path):
     layer = layer_tar(
         [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -16,7 +17,7 @@ from tests.scanning.engine.images import alpine_image, oci_files
 TOKEN = "let-me-in"
 
 
-def serve(files: dict[str, bytes], *, fail_with: int | None = None):
+def serve(files: dict[str, bytes], *, fail_with: int | None = None, stall_blobs: bool = False):
     index = json.loads(files["index.json"])
     manifest_digest = index["manifests"][0]["digest"]
 
@@ -44,6 +45,15 @@ def serve(files: dict[str, bytes], *, fail_with: int | None = None):
             blob = files.get("blobs/sha256/" + digest.removeprefix("sha256:"))
             if blob is None:
                 return self._send(404, b"")
+            if stall_blobs and kind.endswith("blobs") and blob[:2] == b"\x1f\x8b":
+                # a layer: announce it whole, send a little, then hang until the client gives up
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(blob)))
+                self.end_headers()
+                self.wfile.write(blob[:64])
+                self.wfile.flush()
+                self.rfile.read()  # returns when the client closes the connection
+                return None
             return self._send(200, blob, digest if kind.endswith("manifests") else None)
 
         def _send(self, status, body, digest=None):
@@ -107,3 +117,31 @@ def test_references():
     )
     with pytest.raises(ScanError):
         parse_reference("UPPER/Case")
+
+
+def test_a_registry_that_hangs_times_out_with_a_clear_reason(silent_registry):
+    started = time.monotonic()
+    with (
+        RegistrySource(f"{silent_registry}/acme/app:1.0", scheme="http", timeout=0.5) as source,
+        pytest.raises(ScanError, match=r"did not answer within 0\.5 s"),
+    ):
+        scan_source(source)
+    assert time.monotonic() - started < 5
+
+
+def test_a_blob_that_stops_midway_times_out_with_a_clear_reason():
+    """Headers and part of a layer arrive, then nothing: the read times out as a ScanError."""
+    files = oci_files([alpine_image()])
+    server, _ = serve(files, stall_blobs=True)
+    try:
+        host = f"127.0.0.1:{server.server_address[1]}"
+        started = time.monotonic()
+        with (
+            RegistrySource(f"{host}/acme/app:1.0", scheme="http", timeout=0.5) as source,
+            pytest.raises(ScanError, match=r"did not answer within 0\.5 s|connection failed"),
+        ):
+            scan_source(source)
+        assert time.monotonic() - started < 5
+    finally:
+        server.shutdown()
+        server.server_close()
