@@ -32,6 +32,7 @@ class Limits:
     max_total_file_bytes: int = 96 * MiB  # all files held in memory or parsed, hard links included
     max_packages: int = 25_000  # components of one image, and packages listed by one database
     max_name_chars: int = 256  # a package name, version or source longer than this is skipped
+    max_archive_entries: int = 100_000  # members of a docker save / OCI layout tar (not of a layer)
     max_symlink_hops: int = 40  # like Linux's MAXSYMLINKS
 
 

@@ -162,11 +162,22 @@ class _FolderArchive(_Archive):
 
 
 class _TarArchive(_Archive):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_entries: int) -> None:
         try:
             self._tar = tarfile.open(path, mode="r:*")  # noqa: SIM115 - closed in close()
-            members = self._tar.getmembers()
         except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            raise ScanError(f"{path.name} is not a readable tar archive: {exc}") from None
+        # tarfile keeps a TarInfo per member: an archive of millions of tiny members is refused
+        # before it can fill the memory (an image archive holds a few files per layer).
+        members: list[tarfile.TarInfo] = []
+        try:
+            while (member := self._tar.next()) is not None:
+                members.append(member)
+                if len(members) > max_entries:
+                    self._tar.close()
+                    raise ScanError(f"{path.name} holds more than {max_entries} files: not an image archive")
+        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            self._tar.close()
             raise ScanError(f"{path.name} is not a readable tar archive: {exc}") from None
         self._members: dict[str, tarfile.TarInfo] = {}
         for member in members:
@@ -209,7 +220,7 @@ class LocalImageSource(ImageSource):
         if location.is_dir():
             self._archive: _Archive = _FolderArchive(location)
         elif location.is_file():
-            self._archive = _TarArchive(location)
+            self._archive = _TarArchive(location, limits.max_archive_entries)
         else:
             raise ScanError(f"{location} does not exist")
         names = self._archive.names()

@@ -319,3 +319,9 @@ def test_diff_id_mismatch(tmp_path):
     files["0" * 64 + "/layer.tar"] = layer_tar([("etc/alpine-release", "3.12.0")])
     with pytest.raises(ScanError, match="image config says"):
         scan_path(write_tar(tmp_path / "image.tar", files))
+
+
+def test_an_archive_of_too_many_members_is_refused(tmp_path):
+    files = {f"junk/{i}": b"" for i in range(30)}
+    with pytest.raises(ScanError, match="holds more than 20 files"):
+        LocalImageSource(write_tar(tmp_path / "image.tar", files), limits=Limits(max_archive_entries=20))
