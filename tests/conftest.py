@@ -6,14 +6,22 @@ the same publisher, and an ``outsider`` who owns another publisher and must see 
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
-from django.db import connection
+import redis
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.db import connection, connections
+from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from publishers.models import Publisher, Role
+from store.celery import app as celery_app
 from tests.factories import MembershipFactory, PublisherFactory, UserFactory
 
 
@@ -65,3 +73,57 @@ def api_client() -> APIClient:
 @pytest.fixture
 def is_postgres(db) -> bool:
     return connection.vendor == "postgresql"
+
+
+# -- a real Celery worker on Redis --------------------------------------------------------------
+
+
+@pytest.fixture
+def real_broker(settings: Settings) -> str:
+    """Tasks go through the test Redis: eager mode off, broker and result backend on REDIS_URL.
+
+    The Celery app reads ``CELERY_*`` through Django's settings on every lookup, so overriding the
+    settings is enough for new connections and ``apply_async``.
+    """
+    assert settings.REDIS_URL, "the test settings point REDIS_URL at the test Redis"
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = settings.REDIS_URL
+    settings.CELERY_RESULT_BACKEND = settings.REDIS_URL
+    return settings.REDIS_URL
+
+
+def _close_worker_connections(**kwargs: Any) -> None:
+    # Runs in the worker thread: leave no connection open on the test database, or dropping it at
+    # the end of the session would find it "being accessed by other users".
+    connections.close_all()
+
+
+@pytest.fixture
+def worker_queue() -> str:
+    """This run's own queue, so parallel pytest-xdist workers sharing one Redis never mix tasks."""
+    return f"test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def worker(real_broker: str, worker_queue: str) -> Iterator[None]:
+    """A Celery worker in a thread of this process, consuming ``worker_queue`` from Redis.
+
+    It uses the test database pytest-django set up, so tests that use it are transactional: what
+    they write must be committed to be seen by the worker's thread.
+    """
+    task_postrun.connect(_close_worker_connections, weak=False)
+    hijack = celery_app.conf.worker_hijack_root_logger
+    celery_app.conf.worker_hijack_root_logger = False  # keep pytest's log capture and Django's handlers
+    try:
+        # The ping check would go to the default queue, which this worker does not consume.
+        with start_worker(celery_app, queues=[worker_queue], perform_ping_check=False, shutdown_timeout=30):
+            yield
+    finally:
+        celery_app.conf.worker_hijack_root_logger = hijack
+        task_postrun.disconnect(_close_worker_connections)
+        # kombu remembers each queue's binding in Redis; forget this run's queue.
+        client = redis.Redis.from_url(real_broker)
+        client.delete(
+            worker_queue, f"_kombu.binding.{worker_queue}", f"_kombu.binding_permanent.{worker_queue}"
+        )
+        client.close()

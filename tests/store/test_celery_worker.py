@@ -11,22 +11,19 @@ each other's tasks.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-from celery.contrib.testing.worker import start_worker
 from celery.result import AsyncResult, EagerResult
-from celery.signals import after_task_publish, task_postrun
+from celery.signals import after_task_publish
 from django.apps import apps
 from django.conf import settings as django_settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 from pytest_django import Settings
 
@@ -45,35 +42,6 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 RESULT_TIMEOUT = 20
 
 
-def _close_worker_connections(**kwargs: Any) -> None:
-    # Runs in the worker thread: leave no connection open on the test database, or dropping it at
-    # the end of the session would find it "being accessed by other users".
-    connections.close_all()
-
-
-@pytest.fixture
-def queue() -> str:
-    return f"test-{uuid.uuid4().hex}"
-
-
-@pytest.fixture
-def worker(real_broker: str, queue: str) -> Iterator[None]:
-    task_postrun.connect(_close_worker_connections, weak=False)
-    hijack = app.conf.worker_hijack_root_logger
-    app.conf.worker_hijack_root_logger = False  # keep pytest's log capture and Django's handlers
-    try:
-        # The ping check would go to the default queue, which this worker does not consume.
-        with start_worker(app, queues=[queue], perform_ping_check=False, shutdown_timeout=30):
-            yield
-    finally:
-        app.conf.worker_hijack_root_logger = hijack
-        task_postrun.disconnect(_close_worker_connections)
-        # kombu remembers each queue's binding in Redis; forget this run's queue.
-        client = redis.Redis.from_url(real_broker)
-        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-        client.close()
-
-
 def _old_event(days_ago: int) -> AuditEvent:
     # Inserting with an old timestamp is an insert, which the append-only log allows.
     return AuditEvent.objects.create(
@@ -82,14 +50,14 @@ def _old_event(days_ago: int) -> AuditEvent:
 
 
 def test_worker_purges_expired_audit_events_queued_on_commit(
-    worker: None, queue: str, settings: Settings
+    worker: None, worker_queue: str, settings: Settings
 ) -> None:
     settings.AUDIT_RETENTION_DAYS = 365
     queued: list[AsyncResult[Any]] = []
     with transaction.atomic():
         expired = [_old_event(days_ago=400), _old_event(days_ago=500)]
         kept = [_old_event(days_ago=300), services.record(event_type=EventType.PUBLISHER_CREATED)]
-        transaction.on_commit(lambda: queued.append(purge_expired_events.apply_async(queue=queue)))
+        transaction.on_commit(lambda: queued.append(purge_expired_events.apply_async(queue=worker_queue)))
         assert queued == [], "queued only once the events are committed"
 
     assert len(queued) == 1
@@ -101,7 +69,7 @@ def test_worker_purges_expired_audit_events_queued_on_commit(
     assert AuditEvent.objects.filter(pk__in=[e.pk for e in kept]).count() == 2
 
 
-def test_worker_clears_expired_sessions(worker: None, queue: str) -> None:
+def test_worker_clears_expired_sessions(worker: None, worker_queue: str) -> None:
     live = SessionStore()
     live["cart"] = "nginx-plus"
     live.create()
@@ -111,7 +79,7 @@ def test_worker_clears_expired_sessions(worker: None, queue: str) -> None:
         expire_date=timezone.now() - timedelta(minutes=1)
     )
 
-    result = clear_expired_sessions.apply_async(queue=queue)
+    result = clear_expired_sessions.apply_async(queue=worker_queue)
     result.get(timeout=RESULT_TIMEOUT)
 
     assert result.successful()
@@ -119,11 +87,11 @@ def test_worker_clears_expired_sessions(worker: None, queue: str) -> None:
 
 
 def test_a_failing_task_reports_its_error_through_the_backend(
-    worker: None, queue: str, settings: Settings
+    worker: None, worker_queue: str, settings: Settings
 ) -> None:
     """The purge refuses a retention period under 180 days, and the caller sees why."""
     settings.AUDIT_RETENTION_DAYS = 30
-    result = purge_expired_events.apply_async(queue=queue)
+    result = purge_expired_events.apply_async(queue=worker_queue)
     with pytest.raises(ValueError, match="at least 180 days"):
         result.get(timeout=RESULT_TIMEOUT)
     assert result.status == "FAILURE"
@@ -146,11 +114,15 @@ def published() -> Iterator[list[tuple[str, str]]]:
 
 
 def test_worker_sends_the_invitation_email_queued_on_commit(
-    worker: None, queue: str, settings: Settings, published: list[tuple[str, str]], mailoutbox: list[Any]
+    worker: None,
+    worker_queue: str,
+    settings: Settings,
+    published: list[tuple[str, str]],
+    mailoutbox: list[Any],
 ) -> None:
     """``member_invite`` queues the email task only once its transaction commits; the worker sends it."""
     # member_invite calls .delay() without a queue, so it goes to the default one: this run's.
-    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    settings.CELERY_TASK_DEFAULT_QUEUE = worker_queue
     owner = UserFactory(email="owner@initech.example.com")
     publisher = PublisherFactory(namespace="initech", legal_name="Initech LLC")
     MembershipFactory(publisher=publisher, user=owner, role=Role.OWNER)
