@@ -32,15 +32,26 @@ def forget_access_token(*token_hashes: str) -> None:
         cache.delete_many([token_cache_key(h) for h in token_hashes])
 
 
-def authenticate_token(raw: str, *, cached: bool = False) -> AccessToken:
+_NOT_READ: Any = object()
+
+
+def authenticate_token(raw: str, *, cached: bool = False, cache_hit: Any = _NOT_READ) -> AccessToken:
     """The usable token for ``raw``, or AuthenticationFailed saying exactly why not.
 
     ``cached`` (the registry's token endpoint, asked once per repository by every ``docker
     pull``) reuses a lookup for up to TOKEN_CACHE_SECONDS. The API always reads the database.
+    ``cache_hit`` is what the cache held under ``token_cache_key`` when the caller already read it
+    (the registry reads it in the throttle's round trip); only with ``cached``. Every check below
+    still runs on it.
     """
     token_hash = hash_token(raw)
     key = token_cache_key(token_hash)
-    hit = cache.get(key) if cached else None
+    if not cached:
+        hit = None
+    elif cache_hit is not _NOT_READ:
+        hit = cache_hit
+    else:
+        hit = cache.get(key)
     from_cache = isinstance(hit, AccessToken)
     token: AccessToken | None = hit if from_cache else None
     if token is None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 
 from listings.models import Product, Revision, RevisionState, Tier
 from publishers.models import Membership, Publisher, Role
@@ -171,6 +171,30 @@ _prepared: WeakKeyDictionary[Any, set[str]] = WeakKeyDictionary()
 
 
 def _run(sql: str, params: list[Any], *, variant: str) -> list[tuple[Any, ...]]:
+    """The lookup's rows. With CONN_HEALTH_CHECKS, Django would first send ``SELECT 1`` on a
+    reused connection (a round trip as long as the lookup itself); here the lookup is the probe:
+    if it fails because the connection died, the connection is closed and the lookup (a read)
+    runs again on a new one, as the health check would have arranged."""
+    wrapper: Any = connection  # the stubs lack the health-check attributes (Django 4.1+)
+    probe = (
+        wrapper.health_check_enabled
+        and not wrapper.health_check_done
+        and wrapper.connection is not None
+        and not wrapper.in_atomic_block
+    )
+    if not probe:
+        return _execute(sql, params, variant=variant)
+    wrapper.health_check_done = True
+    try:
+        return _execute(sql, params, variant=variant)
+    except (OperationalError, InterfaceError):
+        if connection.is_usable():
+            raise
+        connection.close()
+    return _execute(sql, params, variant=variant)
+
+
+def _execute(sql: str, params: list[Any], *, variant: str) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
             cursor.execute(sql, params)

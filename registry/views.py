@@ -11,6 +11,7 @@ import base64
 import binascii
 import hmac
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -20,12 +21,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.exceptions import AuthenticationFailed
 
-from accounts.authentication import authenticate_token
-from accounts.models import Scope
+from accounts.authentication import authenticate_token, token_cache_key
+from accounts.models import Scope, hash_token
 from accounts.throttling import client_address
 from registry import rules, services, tokens
 from registry.client import service_account
-from registry.throttling import token_request_retry_after
+from registry.throttling import token_request_retry_after_and_get
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +43,11 @@ def _errors(status: int, code: str, message: str, **headers: str) -> JsonRespons
     return response
 
 
-def _identify(request: HttpRequest) -> rules.Identity:
+def _credentials(request: HttpRequest) -> tuple[str, str] | None:
+    """The Basic credentials (email or service name, password), None when anonymous."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header:
-        return rules.Identity()
+        return None
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
         raise BadCredentials("Log in with your email and a personal access token (HTTP Basic).")
@@ -55,13 +57,22 @@ def _identify(request: HttpRequest) -> rules.Identity:
         raise BadCredentials("The Basic credentials are not valid base64 of email:token.") from None
     if not sep or not username or not password:
         raise BadCredentials("Give both your email and a personal access token.")
+    return username, password
+
+
+def _identify(credentials: tuple[str, str] | None, cache_hit: Any) -> rules.Identity:
+    """Who ``credentials`` are; ``cache_hit`` is the cached lookup of the access token, read with
+    the throttle's count (``_token_cache_key``)."""
+    if credentials is None:
+        return rules.Identity()
+    username, password = credentials
     service_secret = str(getattr(settings, "REGISTRY_SERVICE_PASSWORD", ""))
     if username == service_account():
         if service_secret and hmac.compare_digest(password.encode(), service_secret.encode()):
             return rules.Identity(is_service=True, service_name=username)
         raise BadCredentials("Invalid credentials for the store's service identity.")
     try:
-        token = authenticate_token(password, cached=True)
+        token = authenticate_token(password, cached=True, cache_hit=cache_hit)
     except AuthenticationFailed as exc:
         raise BadCredentials(
             f"{exc.detail} Create one with the “registry” scope on your account page."
@@ -75,10 +86,28 @@ def _identify(request: HttpRequest) -> rules.Identity:
     return rules.Identity(user=token.user)
 
 
+def _token_cache_key(credentials: tuple[str, str] | None) -> str | None:
+    """The cache key of the access token's lookup, when the credentials hold an access token."""
+    if credentials is None or credentials[0] == service_account():
+        return None
+    return token_cache_key(hash_token(credentials[1]))
+
+
 @never_cache
 @require_GET
 def token(request: HttpRequest) -> JsonResponse:
-    retry_after = token_request_retry_after(client_address(request))
+    # The credentials are parsed (no I/O) before the throttle so that the throttle's Redis round
+    # trip also reads the cached access-token lookup; a malformed header still counts and is
+    # answered after the throttle, as before.
+    credentials: tuple[str, str] | None = None
+    bad: BadCredentials | None = None
+    try:
+        credentials = _credentials(request)
+    except BadCredentials as exc:
+        bad = exc
+    retry_after, cache_hit = token_request_retry_after_and_get(
+        client_address(request), _token_cache_key(credentials)
+    )
     if retry_after is not None:
         return _errors(
             429,
@@ -96,7 +125,9 @@ def token(request: HttpRequest) -> JsonResponse:
     except rules.ScopeError as exc:
         return _errors(400, "SCOPE_INVALID", str(exc))
     try:
-        identity = _identify(request)
+        if bad is not None:
+            raise bad
+        identity = _identify(credentials, cache_hit)
     except BadCredentials as exc:
         return _errors(
             401, "UNAUTHORIZED", str(exc), WWW_Authenticate=f'Basic realm="{settings.SITE_NAME} registry"'

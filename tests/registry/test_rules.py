@@ -132,3 +132,31 @@ def test_scope_parsing_merges_duplicates_and_accepts_resource_classes() -> None:
     ]
     with pytest.raises(ScopeError, match="At most"):
         rules.parse_scopes([" ".join(f"repository:acme/r{i}:pull" for i in range(rules.MAX_SCOPES + 1))])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lookup_is_the_connection_health_check_and_survives_a_dead_connection(
+    personas, monkeypatch
+) -> None:
+    """With CONN_HEALTH_CHECKS the lookup itself probes a reused connection (no ``SELECT 1``
+    first); a connection that died meanwhile is replaced and the answer is the same."""
+    from django.db import connections
+
+    connection = connections["default"]
+    editor = Identity(user=personas.member)
+    assert actions(editor, "acme/anything") == {"pull", "push"}  # the connection is open
+    monkeypatch.setattr(connection, "health_check_enabled", True)
+    probes: list[bool] = []
+    real_is_usable = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: probes.append(True) or real_is_usable())
+
+    connection.health_check_done = False
+    assert actions(editor, "acme/anything") == {"pull", "push"}
+    assert probes == [], "a healthy connection costs no SELECT 1"
+    assert connection.health_check_done
+
+    dead = connection.connection
+    dead.close()  # as when the server ends an idle connection
+    connection.health_check_done = False
+    assert actions(editor, "acme/anything") == {"pull", "push"}
+    assert connection.connection is not dead

@@ -467,3 +467,28 @@ def test_on_redis_a_token_request_is_counted_in_one_round_trip(settings) -> None
     redis_key = backend.make_and_validate_key(key)
     assert 0 < backend._cache.get_client(redis_key).ttl(redis_key) <= throttling.WINDOW + 5
     assert backend.get(key) == 3, "the Django cache API reads the same counter"
+
+
+def test_on_redis_the_throttle_round_trip_also_reads_the_cached_token_lookup(
+    client: Client, personas
+) -> None:
+    """The token endpoint reads the cached access-token lookup in the throttle's pipeline: it sees
+    what the Django cache API wrote, and nothing once revocation has dropped it."""
+    from django.core.cache import cache, caches
+    from django.core.cache.backends.redis import RedisCache
+
+    from accounts.authentication import authenticate_token, forget_access_token, token_cache_key
+    from accounts.models import hash_token
+    from registry import throttling
+
+    if not isinstance(caches["default"], RedisCache):
+        pytest.skip("the test settings use Redis when REDIS_URL is set")
+    raw = registry_token(personas.member)
+    authenticate_token(raw, cached=True)
+    key = token_cache_key(hash_token(raw))
+    window = f"test-window-{uuid.uuid4().hex}"
+    count, hit = throttling._count_and_get_redis(window, key) or (0, None)
+    assert count == 1
+    assert hit is not None and hit.pk == cache.get(key).pk
+    forget_access_token(hash_token(raw))
+    assert throttling._count_and_get_redis(window, key) == (2, None)
