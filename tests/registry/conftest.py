@@ -286,6 +286,22 @@ class Registry:
     config_dir: Path
     work: Path
     process: subprocess.Popen[bytes]
+    settings: dict[str, Any]
+    debug_url: str
+
+    def pending_events(self) -> int:
+        """Events the registry has queued but not yet delivered (its debug server's counters)."""
+        try:
+            data = requests.get(self.debug_url, timeout=2).json()
+        except (requests.RequestException, ValueError):
+            return 0
+        endpoints = data.get("registry", {}).get("notifications", {}).get("endpoints", [])
+        return sum(int(endpoint.get("Metrics", {}).get("Pending", 0)) for endpoint in endpoints)
+
+    def wait_for_delivery(self, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while self.pending_events() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def skopeo(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "REGISTRY_AUTH_FILE": str(self.work / "auth.json"), "HOME": str(self.work)}
@@ -329,25 +345,35 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def registry(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    """``docker-registry serve`` on a free loopback port, configured by ``registry_config``."""
+def registry_server(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """``docker-registry serve`` on a free loopback port, configured by ``registry_config``.
+
+    One process for the session; the store's registry settings are applied per test by the
+    ``registry`` fixture, so they never leak into tests of other apps in the same process.
+    """
     reason = tool_missing()
     if reason:
         pytest.skip(reason)
     work = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    overrides = override_settings(
-        REGISTRY_URL=f"http://127.0.0.1:{port}",
-        REGISTRY_PUBLIC_HOST=f"127.0.0.1:{port}",
-        REGISTRY_TOKEN_KEY_FILE=str(work / "keys" / "token-signing.key"),
-        REGISTRY_TOKEN_CERT_FILE=str(work / "keys" / "token-signing.crt"),
-        REGISTRY_EVENTS_SECRET=EVENTS_SECRET,
-        REGISTRY_SERVICE_PASSWORD=SERVICE_SECRET,
-        REGISTRY_TOKEN_RATE=100_000,
-    )
-    overrides.enable()
+    port, debug_port = free_port(), free_port()
+    settings = {
+        "REGISTRY_URL": f"http://127.0.0.1:{port}",
+        "REGISTRY_PUBLIC_HOST": f"127.0.0.1:{port}",
+        "REGISTRY_TOKEN_KEY_FILE": str(work / "keys" / "token-signing.key"),
+        "REGISTRY_TOKEN_CERT_FILE": str(work / "keys" / "token-signing.crt"),
+        "REGISTRY_EVENTS_SECRET": EVENTS_SECRET,
+        "REGISTRY_SERVICE_PASSWORD": SERVICE_SECRET,
+        "REGISTRY_TOKEN_RATE": 100_000,
+    }
     config_dir = work / "config"
-    call_command("registry_config", output=str(config_dir), site_url=live_server.url, stdout=io.StringIO())
+    with override_settings(**settings):
+        call_command(
+            "registry_config",
+            output=str(config_dir),
+            site_url=live_server.url,
+            debug_addr=f"127.0.0.1:{debug_port}",
+            stdout=io.StringIO(),
+        )
     log = (work / "registry.log").open("wb")
     process = subprocess.Popen(
         ["docker-registry", "serve", str(config_dir / "config.yml")],
@@ -368,11 +394,30 @@ def registry(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
             if time.monotonic() > deadline:
                 raise RuntimeError("docker-registry did not answer /v2/ within 15 s")
             time.sleep(0.02)
-        yield Registry(host=f"127.0.0.1:{port}", url=url, config_dir=config_dir, work=work, process=process)
+        yield Registry(
+            host=f"127.0.0.1:{port}",
+            url=url,
+            config_dir=config_dir,
+            work=work,
+            process=process,
+            settings=settings,
+            debug_url=f"http://127.0.0.1:{debug_port}/debug/vars",
+        )
     finally:
         _stop(process)
         log.close()
-        overrides.disable()
+
+
+@pytest.fixture
+def registry(registry_server: Registry) -> Iterator[Registry]:
+    """The session's registry, with the store's registry settings for this test only.
+
+    The registry delivers its events asynchronously; the test ends only once nothing is pending,
+    so no late event is written while the next test empties the database.
+    """
+    with override_settings(**registry_server.settings):
+        yield registry_server
+        registry_server.wait_for_delivery()
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 10, what: str = "the condition") -> Any:
