@@ -44,9 +44,11 @@ def _secret_key() -> str:
     key = secret("SECRET_KEY")
     if key:
         return key
-    if not DEBUG:
+    if not DEBUG and env.str("DATABASE_URL", default=""):
+        # A configured deployment: every node must share one key, so it is never made up here.
         raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off.")
-    # Development: one random key kept in the data folder, so sessions survive restarts.
+    # Development and the embedded default (SQLite in the data folder, one machine): one random key
+    # kept in the data folder, so sessions survive restarts.
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     path = DATA_DIR / "secret_key"
     if not path.exists():

@@ -130,6 +130,14 @@ def test_debug_without_secret_key_keeps_a_generated_key_in_the_data_folder(tmp_p
     assert (tmp_path / "data" / "secret_key").stat().st_mode & 0o077 == 0
 
 
+def test_embedded_default_without_debug_keeps_a_generated_key_too(tmp_path: Path) -> None:
+    """Plain ``manage.py`` on a fresh checkout (no DATABASE_URL: SQLite, one machine) just works."""
+    env = _production_env(tmp_path, SECRET_KEY="", DATABASE_URL="")
+    proc = _python("from django.conf import settings; print(settings.SECRET_KEY)", env)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "data" / "secret_key").read_text().strip() == proc.stdout.strip()
+
+
 def _read_by_settings(function: str) -> set[str]:
     """Names passed to ``env.<type>("NAME", ...)`` or ``secret("NAME")`` in store/settings.py."""
     source = (ROOT / "store" / "settings.py").read_text()
