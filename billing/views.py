@@ -14,6 +14,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -75,8 +76,14 @@ def product_tiers(request: HttpRequest, namespace: str, slug: str) -> HttpRespon
 
 
 def _back_to(product: Product, request: HttpRequest) -> str:
+    """``next`` when it is a path of this site, else the product page; never an open redirect.
+
+    A bare prefix check is not enough: browsers read ``/\\host`` and ``/<tab>/host`` as ``//host``.
+    """
     target = request.POST.get("next", "")
-    if target.startswith("/") and not target.startswith("//"):
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return product.get_absolute_url()
 

@@ -46,6 +46,28 @@ def test_getting_a_free_tier_needs_the_licence_accepted_and_records_its_version(
     )
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["/\\evil.example.com/", "/\\/evil.example.com/", "/\t/evil.example.com/", "//evil.example.com/"],
+)
+def test_the_way_back_after_a_refusal_never_leaves_the_site(
+    client, customer, catalog: Catalog, stripe_off, target: str
+) -> None:
+    # Browsers read "/\\host" (and "/<tab>/host") as "//host": another site.
+    client.force_login(customer)
+    response = client.post(get_url(catalog, catalog.free), {"next": target})
+    assert response.status_code == 302
+    assert response["Location"] == catalog.product.get_absolute_url()
+
+
+def test_the_way_back_after_a_refusal_keeps_a_path_of_this_site(
+    client, customer, catalog: Catalog, stripe_off
+) -> None:
+    client.force_login(customer)
+    response = client.post(get_url(catalog, catalog.free), {"next": "/billing/products/acme/acme-postgres/"})
+    assert response["Location"] == "/billing/products/acme/acme-postgres/"
+
+
 def test_getting_a_paid_tier_for_free_is_refused(client, customer, catalog: Catalog) -> None:
     client.force_login(customer)
     response = client.post(get_url(catalog, catalog.one_off), {"accept_licence": "on"}, follow=True)
