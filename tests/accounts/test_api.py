@@ -261,3 +261,17 @@ def test_the_schema_documents_the_endpoints(api_client, db):
     assert "patch" in schema["paths"]["/api/v1/me/"]
     assert "put" not in schema["paths"]["/api/v1/me/"]
     assert schema["paths"]["/api/v1/tokens/{id}/"]["delete"]["responses"].keys() == {"204"}
+
+
+def test_a_registry_only_token_can_neither_read_nor_write_the_api(api_client, user, make_token):
+    """The registry scope is for docker login only; the API needs read or write (and vice versa,
+    tests/registry/test_views.py refuses a read/write token at the token endpoint)."""
+    _, raw = make_token(user, name="docker", scopes=["registry"])
+    client = bearer(api_client, raw)
+
+    assert client.get(ME).status_code == 403
+    assert client.patch(ME, {"full_name": "Mallory"}, format="json").status_code == 403
+    assert client.post(TOKENS, {"name": "more", "scopes": ["registry"]}, format="json").status_code == 403
+    assert AccessToken.objects.count() == 1
+    user.refresh_from_db()
+    assert user.full_name != "Mallory"
