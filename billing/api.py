@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.urls import path
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +20,7 @@ from accounts.models import User
 from billing import gateway, selectors, services
 from billing.models import Licence, LicenceSource, LicenceStatus
 from listings.models import Tier
+from store.api import error_responses
 
 
 class PaymentNotConfigured(exceptions.APIException):
@@ -125,8 +126,12 @@ class TierCheckout(APIView):
         request=None,
         responses={
             200: CheckoutSerializer,
-            400: OpenApiResponse(description="Free tier, already licensed, or not for sale."),
-            503: OpenApiResponse(description="Payment is not configured or Stripe did not answer."),
+            **error_responses(
+                {
+                    400: "Free tier, already licensed, or not for sale.",
+                    503: "Payment is not configured or Stripe did not answer.",
+                }
+            ),
         },
     )
     def post(self, request: Request, tier_id: int) -> Response:
@@ -145,7 +150,7 @@ class TierAcceptLicence(APIView):
         "to record that the customer accepted the licence agreement.",
         tags=["licences"],
         request=AcceptLicenceSerializer,
-        responses={201: LicenceSerializer, 400: OpenApiResponse(description="Not accepted or not free.")},
+        responses={201: LicenceSerializer, **error_responses({400: "Not accepted or not free."})},
     )
     def post(self, request: Request, tier_id: int) -> Response:
         tier = selectors.get_live_tier(tier_id)
@@ -182,7 +187,7 @@ class LicenceCancel(APIView):
         description="Subscriptions run to the end of the paid period; free and one-off licences end now.",
         tags=["licences"],
         request=None,
-        responses={200: LicenceSerializer, 400: OpenApiResponse(description="Not active.")},
+        responses={200: LicenceSerializer, **error_responses({400: "Not active."})},
     )
     def post(self, request: Request, licence_id: int) -> Response:
         licence = selectors.get_licence_for_user(request.user, licence_id)

@@ -6,7 +6,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
+from django.views.defaults import page_not_found
+from django.views.defaults import server_error as django_server_error
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, pagination, serializers, status
 from rest_framework.response import Response
@@ -84,3 +86,19 @@ def error_responses(descriptions: dict[int, str]) -> dict[int, OpenApiResponse]:
         code: OpenApiResponse(ErrorResponseSerializer, description=text)
         for code, text in descriptions.items()
     }
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> Any:
+    """``handler404``: a URL under /api/ that matches no route answers in the API's error format."""
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "not_found", "message": "No such API endpoint."}}
+        return JsonResponse(body, status=status.HTTP_404_NOT_FOUND)
+    return page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> Any:
+    """``handler500``: an unexpected error under /api/ still answers in the API's error format."""
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "server_error", "message": "Something went wrong on our side."}}
+        return JsonResponse(body, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return django_server_error(request)

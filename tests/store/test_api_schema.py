@@ -138,3 +138,42 @@ def test_403_for_a_member_below_the_needed_role(api_client: APIClient, personas:
             "message": "You do not have permission to perform this action.",
         }
     }
+
+
+def test_schema_documents_the_errors_each_operation_can_answer(client: Client) -> None:
+    """Fuzzing found 400/403/404 answers the schema did not list: every operation now lists them."""
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    error_ref = "#/components/schemas/ErrorResponse"
+    for url, item in schema["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            name = f"{method.upper()} {url}"
+            assert "401" in responses, name
+            if "{" in url:
+                assert "404" in responses, name
+            if method in {"post", "patch", "put"}:
+                assert "400" in responses, name
+            for code, response in responses.items():
+                if code.startswith("4"):
+                    ref = response["content"]["application/json"]["schema"]["$ref"]
+                    assert ref == error_ref, name
+    catalog = schema["paths"]["/api/v1/products/"]["get"]["responses"]
+    assert "403" not in catalog, "anyone may read the catalog"
+    assert {"400", "404"} <= set(catalog), "bad filters and a page past the end"
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_unrouted_api_url_answers_in_the_error_format(client: Client, settings, debug: bool) -> None:
+    """A path under /api/ that no route matches (e.g. a non-numeric id) is a JSON 404, not HTML."""
+    settings.DEBUG = debug
+    response = client.patch("/api/v1/publishers/nimbusdb/members/null%2Cnull/", "{}", "application/json")
+    assert response.status_code == 404
+    if not debug:  # with DEBUG on, Django's technical 404 page wins; production is what counts
+        assert response["Content-Type"] == "application/json"
+        assert response.json() == {"error": {"code": "not_found", "message": "No such API endpoint."}}
+
+
+def test_pages_outside_the_api_keep_the_html_404(client: Client) -> None:
+    response = client.get("/no-such-page-anywhere/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
