@@ -89,7 +89,7 @@ class ProductCardSerializer(serializers.ModelSerializer):
     publisher_name = serializers.CharField(source="publisher.legal_name")
     short_description = serializers.CharField(source="live_revision.short_description")
     category: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True
+        slug_field="slug", read_only=True, allow_null=True
     )
     certified = serializers.BooleanField(source="is_certified")
     on_hold = serializers.SerializerMethodField()
@@ -161,7 +161,7 @@ class ProductDetailSerializer(ProductCardSerializer):
 
 class RevisionSerializer(serializers.ModelSerializer):
     category: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True
+        slug_field="slug", read_only=True, allow_null=True
     )
     tags = serializers.CharField()
     tiers = PublisherTierSerializer(many=True, read_only=True)
@@ -229,7 +229,7 @@ class QueueSerializer(serializers.ModelSerializer):
     publisher = serializers.CharField(source="product.publisher.namespace")
     product = serializers.CharField(source="product.slug")
     category: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True
+        slug_field="slug", read_only=True, allow_null=True
     )
 
     class Meta:
@@ -373,18 +373,18 @@ class CatalogDetail(APIView):
     @extend_schema(summary="One published product", tags=["catalog"], responses=ProductDetailSerializer)
     def get(self, request: Request, publisher: str, slug: str) -> Response:
         product = selectors.get_public_product(publisher, slug)
-        return Response(ProductDetailSerializer(product).data)
+        return Response(ProductDetailSerializer(product, context={"request": request}).data)
 
 
 # ---------------------------------------------------------------------------------------------
 # Publishers' products
 
 
-def _detail(product: Product) -> dict[str, Any]:
+def _detail(request: Request, product: Product) -> dict[str, Any]:
     latest = selectors.latest_revision(product)
     product.latest = latest  # type: ignore[attr-defined]
     product.missing = services.missing_items(latest) if latest.state in ("draft", "changes_requested") else []  # type: ignore[attr-defined]
-    return cast(dict[str, Any], PublisherProductDetailSerializer(product).data)
+    return cast(dict[str, Any], PublisherProductDetailSerializer(product, context={"request": request}).data)
 
 
 class PublisherProducts(APIView):
@@ -411,7 +411,7 @@ class PublisherProducts(APIView):
         data = ProductCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         product = services.product_create(actor=_actor(request), publisher=publisher, **data.validated_data)
-        return Response(_detail(product), status=status.HTTP_201_CREATED)
+        return Response(_detail(request, product), status=status.HTTP_201_CREATED)
 
 
 class PublisherProduct(APIView):
@@ -424,7 +424,7 @@ class PublisherProduct(APIView):
     )
     def get(self, request: Request, namespace: str, slug: str) -> Response:
         product = selectors.get_product_for_member(request.user, namespace, slug)
-        return Response(_detail(product))
+        return Response(_detail(request, product))
 
     @extend_schema(
         summary="Edit the draft's manifest",
@@ -439,7 +439,7 @@ class PublisherProduct(APIView):
         data = RevisionInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         services.revision_save(actor=_actor(request), product=product, changes=dict(data.validated_data))
-        return Response(_detail(product))
+        return Response(_detail(request, product))
 
 
 class ProductSubmit(APIView):
@@ -459,7 +459,7 @@ class ProductSubmit(APIView):
         services.revision_submit(
             actor=_actor(request), product=product, message=data.validated_data["message"]
         )
-        return Response(_detail(product))
+        return Response(_detail(request, product))
 
 
 class ProductUnpublish(APIView):
@@ -478,7 +478,7 @@ class ProductUnpublish(APIView):
         product = services.product_unpublish(
             actor=_actor(request), product=product, reason=data.validated_data["message"]
         )
-        return Response(_detail(product))
+        return Response(_detail(request, product))
 
 
 class ProductTiers(APIView):

@@ -222,3 +222,24 @@ def test_api_search_finds_names_despite_a_typo(api_client, personas, moderator, 
     if is_postgres:
         names = [p["name"] for p in api_client.get("/api/v1/products/?search=pstgres").json()["results"]]
         assert names == ["Postgres Pro"]
+
+
+def test_responses_match_the_schema_for_a_missing_category_and_image_urls(api_client, personas, moderator):
+    """Fuzzing found answers the schema refused: a draft without category (null where the schema
+    said string) and image URLs without scheme and host where the schema says format: uri."""
+    schema = api_client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    for component in ("Revision", "ProductCard", "ProductDetail", "Queue"):
+        assert schema[component]["properties"]["category"].get("nullable") is True, component
+    assert schema["Screenshot"]["properties"]["image"]["format"] == "uri"
+
+    api_client.force_authenticate(personas.member)
+    created = api_client.post("/api/v1/publishers/acme/products/", {"name": "No Category"}, format="json")
+    assert created.status_code == 201
+    assert created.json()["revision"]["category"] is None
+
+    product = published(personas.acme, personas.member, moderator)
+    mine = api_client.get(f"/api/v1/publishers/acme/products/{product.slug}/").json()["revision"]
+    public = api_client.get(f"/api/v1/products/acme/{product.slug}/").json()
+    for url in [mine["logo"], *(s["image"] for s in mine["screenshots"] + public["screenshots"])]:
+        assert url.startswith("http://testserver/media/"), url
+    assert public["screenshots"], "the helper's product has a screenshot"
