@@ -19,6 +19,20 @@ class Pagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def get_page_size(self, request: Any) -> int | None:
+        """A page_size that is not a whole number of at least 1 is refused, not silently replaced
+        by the default (more than ``max_page_size`` still means ``max_page_size``)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None:
+            try:
+                valid = int(raw) >= 1
+            except ValueError:
+                valid = False
+            if not valid:
+                message = f"A whole number from 1 to {self.max_page_size}."
+                raise exceptions.ValidationError({self.page_size_query_param: [message]})
+        return super().get_page_size(request)
+
 
 def _flatten(detail: Any) -> Any:
     if isinstance(detail, dict):

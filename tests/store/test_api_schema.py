@@ -177,3 +177,16 @@ def test_pages_outside_the_api_keep_the_html_404(client: Client) -> None:
     response = client.get("/no-such-page-anywhere/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("page_size", ["null", "0", "-3", "2.5", "ten"])
+def test_a_bad_page_size_is_refused_not_replaced(page_size: str) -> None:
+    """Fuzzing found page_size=null answered 200 with the default page size."""
+    response = APIClient().get("/api/v1/products/", {"page_size": page_size})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"page_size": ["A whole number from 1 to 100."]}
+
+
+def test_a_large_page_size_still_means_the_largest_page() -> None:
+    response = APIClient().get("/api/v1/products/", {"page_size": "1000"})
+    assert response.status_code == 200
